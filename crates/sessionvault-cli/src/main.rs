@@ -1,1 +1,30 @@
-fn main() {}
+//! `sessionvault`: generate secret keys, and read, verify and sign Flask session cookies.
+
+mod cli;
+mod commands;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+/// Exit codes, fixed so scripts can branch on them.
+pub(crate) mod exit {
+    /// Success: the cookie verified, the key was found, the secret is strong.
+    pub(crate) const OK: u8 = 0;
+    /// A negative answer: the cookie is invalid, the key was not found, the secret is weak.
+    pub(crate) const NEGATIVE: u8 = 1;
+    /// The command could not run: bad arguments, unreadable file, invalid hex.
+    pub(crate) const USAGE: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("sessionvault: {err:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}

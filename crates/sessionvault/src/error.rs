@@ -13,7 +13,7 @@ use crate::keyring::WeakSecret;
 pub enum Error {
     /// A secret given to a [`Keyring`](crate::Keyring) is guessable: too short, a known default,
     /// a pattern or words. The message says which and how to make a good one.
-    #[error("{0}")]
+    #[error(transparent)]
     WeakSecret(#[from] WeakSecret),
 
     /// The input does not have the shape of the thing it claims to be: wrong number of parts,

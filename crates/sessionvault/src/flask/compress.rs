@@ -6,6 +6,8 @@
 //! needs. Pure-Rust deflaters (miniz_oxide, zlib-rs) produce valid but different streams.
 //! Decoding accepts any valid zlib stream from any deflater.
 
+use std::cell::RefCell;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::Error;
@@ -13,9 +15,25 @@ use crate::Error;
 /// The level `zlib.compress` uses by default (`Z_DEFAULT_COMPRESSION`).
 const PYTHON_DEFAULT_LEVEL: u32 = 6;
 
+thread_local! {
+    // One zlib stream per thread, reset between uses: a fresh deflate stream allocates about
+    // 256 KiB, which costs more than compressing a cookie. A reset stream produces exactly the
+    // bytes a fresh one would.
+    static DEFLATE: RefCell<Compress> =
+        RefCell::new(Compress::new(Compression::new(PYTHON_DEFAULT_LEVEL), true));
+    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(true));
+}
+
 /// `zlib.compress(data)`.
 pub(crate) fn compress(data: &[u8]) -> Vec<u8> {
-    let mut z = Compress::new(Compression::new(PYTHON_DEFAULT_LEVEL), true);
+    DEFLATE.with(|z| {
+        let mut z = z.borrow_mut();
+        z.reset();
+        compress_with(&mut z, data)
+    })
+}
+
+fn compress_with(z: &mut Compress, data: &[u8]) -> Vec<u8> {
     // deflateBound-style headroom: stored blocks add 5 bytes per 16 KiB, plus header and trailer.
     let mut out = Vec::with_capacity(data.len() + data.len() / 1000 + 64);
     loop {
@@ -35,7 +53,14 @@ pub(crate) fn compress(data: &[u8]) -> Vec<u8> {
 /// `zlib.decompress(data)`, refusing to produce more than `limit` bytes. Like Python, bytes
 /// after the end of the stream are ignored.
 pub(crate) fn decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
-    let mut z = Decompress::new(true);
+    INFLATE.with(|z| {
+        let mut z = z.borrow_mut();
+        z.reset(true);
+        decompress_with(&mut z, data, limit)
+    })
+}
+
+fn decompress_with(z: &mut Decompress, data: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity((data.len() * 4).min(limit) + 1);
     loop {
         let consumed = z.total_in() as usize;
@@ -102,8 +127,11 @@ mod tests {
         assert!(decompress(&z[..z.len() - 3], 1 << 20).is_err());
         assert!(decompress(b"not zlib at all", 1 << 20).is_err());
         assert!(decompress(b"", 1 << 20).is_err());
-        let mut trailing = z.clone();
+        let mut trailing = z;
         trailing.extend_from_slice(b"junk");
-        assert_eq!(decompress(&trailing, 1 << 20).unwrap(), b"abcdefgh".repeat(100));
+        assert_eq!(
+            decompress(&trailing, 1 << 20).unwrap(),
+            b"abcdefgh".repeat(100)
+        );
     }
 }

@@ -426,8 +426,21 @@ mod tests {
     #[test]
     fn parse_rejects_bad_documents_without_panicking() {
         for bad in [
-            "", "{", "[1,]", "{\"a\"}", "01", "\"\\ud800\"", "\"\\udc00x\"", "\"a\u{1}\"",
-            "1 2", "-", "1.", "1e", "\"\\u12\"", "nul", "[",
+            "",
+            "{",
+            "[1,]",
+            "{\"a\"}",
+            "01",
+            "\"\\ud800\"",
+            "\"\\udc00x\"",
+            "\"a\u{1}\"",
+            "1 2",
+            "-",
+            "1.",
+            "1e",
+            "\"\\u12\"",
+            "nul",
+            "[",
         ] {
             assert!(parse(bad, &plain).is_err(), "{bad:?}");
         }

@@ -293,9 +293,9 @@ impl FlaskCodec {
                 limit: self.max_cookie_len,
             });
         }
-        let (signed, sig_b64) = cookie
-            .rsplit_once('.')
-            .ok_or_else(|| Error::malformed("no signature (expected PAYLOAD.TIMESTAMP.SIGNATURE)"))?;
+        let (signed, sig_b64) = cookie.rsplit_once('.').ok_or_else(|| {
+            Error::malformed("no signature (expected PAYLOAD.TIMESTAMP.SIGNATURE)")
+        })?;
         let mut sig = [0u8; 64];
         let sig_len = B64
             .decode_slice(sig_b64, &mut sig)

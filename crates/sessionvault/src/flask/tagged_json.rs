@@ -34,12 +34,8 @@ pub fn to_string(value: &Value) -> Result<String, Error> {
 ///
 /// [`Error::Malformed`] when the text is not JSON or a tag holds a value of the wrong shape.
 pub fn from_str(text: &str) -> Result<Value, Error> {
-    json::parse(text, &untag).map_err(|e| {
-        Error::malformed(format!(
-            "session JSON: {} at byte {}",
-            e.what, e.offset
-        ))
-    })
+    json::parse(text, &untag)
+        .map_err(|e| Error::malformed(format!("session JSON: {} at byte {}", e.what, e.offset)))
 }
 
 fn write_value(out: &mut String, value: &Value) -> Result<(), Error> {
@@ -50,7 +46,9 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), Error> {
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::BigInt(digits) => {
             if !is_integer_literal(digits) {
-                return Err(Error::Unrepresentable("BigInt holds something other than digits"));
+                return Err(Error::Unrepresentable(
+                    "BigInt holds something other than digits",
+                ));
             }
             out.push_str(digits);
         }
@@ -58,17 +56,17 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), Error> {
         Value::Str(s) => json::write_str(out, s),
         Value::List(items) => write_list(out, items)?,
         Value::Dict(map) => {
-            if map.len() == 1 {
-                if let Some((key, inner)) = map.iter().next() {
-                    if TAGS.contains(&key.as_str()) {
-                        out.push_str("{\" di\":{");
-                        json::write_str(out, &format!("{key}__"));
-                        out.push(':');
-                        write_value(out, inner)?;
-                        out.push_str("}}");
-                        return Ok(());
-                    }
-                }
+            if let Some((key, inner)) = map
+                .iter()
+                .next()
+                .filter(|(k, _)| map.len() == 1 && TAGS.contains(&k.as_str()))
+            {
+                out.push_str("{\" di\":{");
+                json::write_str(out, &format!("{key}__"));
+                out.push(':');
+                write_value(out, inner)?;
+                out.push_str("}}");
+                return Ok(());
             }
             out.push('{');
             for (i, (key, inner)) in map.iter().enumerate() {
@@ -158,7 +156,12 @@ fn untag(mut map: BTreeMap<String, Value>) -> Result<Value, &'static str> {
     if map.len() != 1 {
         return Ok(Value::Dict(map));
     }
-    let Some(tag) = map.keys().next().filter(|k| TAGS.contains(&k.as_str())).cloned() else {
+    let Some(tag) = map
+        .keys()
+        .next()
+        .filter(|k| TAGS.contains(&k.as_str()))
+        .cloned()
+    else {
         return Ok(Value::Dict(map));
     };
     let Some(inner) = map.remove(&tag) else {
@@ -181,12 +184,33 @@ fn untag(mut map: BTreeMap<String, Value>) -> Result<Value, &'static str> {
             .map_err(|_| "\" b\" tag is not valid base64"),
         (" m", Value::Str(s)) => Ok(Value::Markup(s)),
         (" u", Value::Str(s)) => parse_uuid(&s).map(Value::Uuid),
-        (" d", Value::Str(s)) => rfc2822::DateTimeParser::new()
-            .parse_timestamp(s.as_bytes())
-            .map(Value::DateTime)
-            .map_err(|_| "\" d\" tag is not an HTTP date"),
+        (" d", Value::Str(s)) => parse_http_date(&s).map(Value::DateTime),
         _ => Err("tagged value of the wrong type"),
     }
+}
+
+/// `werkzeug.http.parse_date`, which is `email.utils.parsedate_to_datetime`: the weekday is
+/// ignored, and years below 100 are read as 19xx (69 to 99) or 20xx (0 to 68).
+fn parse_http_date(s: &str) -> Result<Timestamp, &'static str> {
+    const NOT_A_DATE: &str = "\" d\" tag is not an HTTP date";
+    let without_weekday = match s.split_once(',') {
+        Some((weekday, rest)) if weekday.trim().chars().all(|c| c.is_ascii_alphabetic()) => rest,
+        _ => s,
+    };
+    let ts = rfc2822::DateTimeParser::new()
+        .parse_timestamp(without_weekday.trim().as_bytes())
+        .map_err(|_| NOT_A_DATE)?;
+    let dt = ts.to_zoned(jiff::tz::TimeZone::UTC);
+    let year = dt.year();
+    if year >= 100 {
+        return Ok(ts);
+    }
+    let century = if year > 68 { 1900 } else { 2000 };
+    dt.with()
+        .year(year + century)
+        .build()
+        .map(|z| z.timestamp())
+        .map_err(|_| NOT_A_DATE)
 }
 
 /// `uuid.UUID(s)`: 32 hex digits, with optional hyphens, braces and `urn:uuid:` prefix.
@@ -196,8 +220,7 @@ fn parse_uuid(s: &str) -> Result<[u8; 16], &'static str> {
     let s = s.trim_matches(|c| c == '{' || c == '}');
     let compact: String = s.chars().filter(|c| *c != '-').collect();
     let mut out = [0u8; 16];
-    hex::decode_to_slice(compact.as_bytes(), &mut out)
-        .map_err(|_| "\" u\" tag is not a UUID")?;
+    hex::decode_to_slice(compact.as_bytes(), &mut out).map_err(|_| "\" u\" tag is not a UUID")?;
     Ok(out)
 }
 
@@ -259,6 +282,29 @@ mod tests {
         ] {
             assert!(from_str(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn http_dates_are_read_as_python_reads_them() {
+        let read = |s: &str| parse_http_date(s).unwrap().to_string();
+        assert_eq!(
+            read("Sun, 02 Jan 0005 03:04:05 GMT"),
+            "2005-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            read("Sun, 02 Jan 0069 03:04:05 GMT"),
+            "1969-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            read("Sun, 02 Jan 0123 03:04:05 GMT"),
+            "0123-01-02T03:04:05Z"
+        );
+        // Wrong weekday: ignored, as Python ignores it.
+        assert_eq!(
+            read("Mon, 02 Jan 2024 01:04:05 GMT"),
+            "2024-01-02T01:04:05Z"
+        );
+        assert!(parse_http_date("02 Foo 2024 01:04:05 GMT").is_err());
     }
 
     #[test]

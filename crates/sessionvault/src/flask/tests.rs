@@ -20,17 +20,30 @@ fn timestamp_encoding_matches_the_reference() {
     // Timestamp 0 strips to no bytes at all, as itsdangerous' int_to_bytes does.
     let zero = codec().sign_at(&session("{}"), 0).unwrap();
     assert_eq!(zero.split('.').nth(1), Some(""));
-    assert_eq!(codec().with_max_age(None).verify_at(&zero, 5).unwrap().timestamp(), 0);
+    assert_eq!(
+        codec()
+            .with_max_age(None)
+            .verify_at(&zero, 5)
+            .unwrap()
+            .timestamp(),
+        0
+    );
 }
 
 #[test]
 fn age_edges_follow_itsdangerous() {
     let c = codec().with_max_age(Some(60));
     let cookie = c.sign_at(&session(r#"{"a":1}"#), NOW).unwrap();
-    assert!(c.verify_at(&cookie, NOW + 60).is_ok(), "age == max_age passes");
+    assert!(
+        c.verify_at(&cookie, NOW + 60).is_ok(),
+        "age == max_age passes"
+    );
     assert!(matches!(
         c.verify_at(&cookie, NOW + 61),
-        Err(Error::Expired { age: 61, max_age: 60 })
+        Err(Error::Expired {
+            age: 61,
+            max_age: 60
+        })
     ));
     assert!(matches!(
         c.verify_at(&cookie, NOW - 1),
@@ -69,7 +82,9 @@ fn fallback_keys_verify_but_never_sign() {
 
 #[test]
 fn tampering_anywhere_breaks_the_signature() {
-    let cookie = codec().sign_at(&session(r#"{"user":"alice"}"#), NOW).unwrap();
+    let cookie = codec()
+        .sign_at(&session(r#"{"user":"alice"}"#), NOW)
+        .unwrap();
     for i in 0..cookie.len() {
         let mut bytes = cookie.clone().into_bytes();
         bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
@@ -89,7 +104,12 @@ fn other_salts_and_digests_are_other_purposes() {
     let sha256 = FlaskCodec::new(keyring).with_digest(Digest::Sha256);
     let cookie = codec().sign_at(&session("{}"), NOW).unwrap();
     assert!(csrf.verify_at(&cookie, NOW).unwrap_err().is_bad_signature());
-    assert!(sha256.verify_at(&cookie, NOW).unwrap_err().is_bad_signature());
+    assert!(
+        sha256
+            .verify_at(&cookie, NOW)
+            .unwrap_err()
+            .is_bad_signature()
+    );
     let long = sha256.sign_at(&session("{}"), NOW).unwrap();
     assert_eq!(long.rsplit('.').next().unwrap().len(), 43);
     assert!(sha256.verify_at(&long, NOW).is_ok());
@@ -99,13 +119,24 @@ fn other_salts_and_digests_are_other_purposes() {
 fn garbage_is_a_typed_error() {
     let c = codec();
     for junk in [
-        "", ".", "..", "...", "a.b.c", "a.b", "no dots", "\u{0}.\u{0}.\u{0}", "Zm9v.ZVPxAA.!!!!",
+        "",
+        ".",
+        "..",
+        "...",
+        "a.b.c",
+        "a.b",
+        "no dots",
+        "\u{0}.\u{0}.\u{0}",
+        "Zm9v.ZVPxAA.!!!!",
         "é.é.é",
     ] {
         assert!(c.verify_at(junk, NOW).is_err(), "{junk:?}");
     }
     let huge = "a".repeat(DEFAULT_MAX_COOKIE_LEN + 1);
-    assert!(matches!(c.verify_at(&huge, NOW), Err(Error::TooLarge { .. })));
+    assert!(matches!(
+        c.verify_at(&huge, NOW),
+        Err(Error::TooLarge { .. })
+    ));
 }
 
 #[test]
@@ -123,7 +154,9 @@ fn signed_garbage_payloads_are_malformed_not_panics() {
 
 #[test]
 fn decode_unverified_reads_without_a_key() {
-    let cookie = codec().sign_at(&session(r#"{"role":"admin"}"#), NOW).unwrap();
+    let cookie = codec()
+        .sign_at(&session(r#"{"role":"admin"}"#), NOW)
+        .unwrap();
     let read = decode_unverified(&cookie).unwrap();
     assert_eq!(read.raw_json, r#"{"role":"admin"}"#);
     assert_eq!(read.timestamp, Some(NOW));

@@ -38,11 +38,11 @@ pub enum Value {
     /// A `str`.
     Str(String),
     /// A `list`.
-    List(Vec<Value>),
+    List(Vec<Self>),
     /// A `dict` with string keys; sorted by code point, as Flask writes them.
-    Dict(BTreeMap<String, Value>),
+    Dict(BTreeMap<String, Self>),
     /// A `tuple`.
-    Tuple(Vec<Value>),
+    Tuple(Vec<Self>),
     /// A `bytes` value.
     Bytes(Vec<u8>),
     /// A `markupsafe.Markup` string (HTML that is already safe).

@@ -6,28 +6,64 @@
 pub const KNOWN_SECRETS: &[(&[u8], &str)] = &[
     // Flask's own documentation and tutorial.
     (b"dev", "Flask tutorial (flaskr)"),
-    (b"_5#y2L\"F4Q8z\n\xec]/", "Flask quickstart, Sessions section"),
+    (
+        b"_5#y2L\"F4Q8z\n\xec]/",
+        "Flask quickstart, Sessions section",
+    ),
     (b"development key", "Flask 0.x tutorial (flaskr)"),
-    (b"A0Zr98j/3yX R~XHH!jmN]LWX/,?RT", "Flask 0.x documentation, sessions"),
-    (b"super secret key", "Flask snippets and flask-login examples"),
+    (
+        b"A0Zr98j/3yX R~XHH!jmN]LWX/,?RT",
+        "Flask 0.x documentation, sessions",
+    ),
+    (
+        b"super secret key",
+        "Flask snippets and flask-login examples",
+    ),
     // Shipped application defaults.
     (
         b"\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h",
         "Apache Superset default before 2.1 (CVE-2023-27524)",
     ),
-    (b"CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET", "Apache Superset 2.1+ default (CVE-2023-27524)"),
-    (b"thisISaSECRET_1234", "Apache Superset documentation (CVE-2023-27524)"),
-    (b"YOUR_OWN_RANDOM_GENERATED_SECRET_KEY", "Apache Superset documentation (CVE-2023-27524)"),
-    (b"TEST_NON_DEV_SECRET", "Apache Superset docker/.env-non-dev"),
-    (b"temporary_key", "Apache Airflow default before 1.10.15 (CVE-2020-17526)"),
-    (b"c292a0a3aa32397cdb050e233733900f", "Redash default cookie secret"),
+    (
+        b"CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+        "Apache Superset 2.1+ default (CVE-2023-27524)",
+    ),
+    (
+        b"thisISaSECRET_1234",
+        "Apache Superset documentation (CVE-2023-27524)",
+    ),
+    (
+        b"YOUR_OWN_RANDOM_GENERATED_SECRET_KEY",
+        "Apache Superset documentation (CVE-2023-27524)",
+    ),
+    (
+        b"TEST_NON_DEV_SECRET",
+        "Apache Superset docker/.env-non-dev",
+    ),
+    (
+        b"temporary_key",
+        "Apache Airflow default before 1.10.15 (CVE-2020-17526)",
+    ),
+    (
+        b"c292a0a3aa32397cdb050e233733900f",
+        "Redash default cookie secret",
+    ),
     (b"keyboard cat", "express-session documentation"),
     // Books and widely copied tutorials.
-    (b"you-will-never-guess", "The Flask Mega-Tutorial, config.py"),
-    (b"hard to guess string", "Flask Web Development (flasky), config.py"),
+    (
+        b"you-will-never-guess",
+        "The Flask Mega-Tutorial, config.py",
+    ),
+    (
+        b"hard to guess string",
+        "Flask Web Development (flasky), config.py",
+    ),
     (b"my_precious", "Real Python Flask tutorials"),
     (b"secret-key-goes-here", "DigitalOcean Flask-Login tutorial"),
-    (b"this-really-needs-to-be-changed", "Flask tutorials (Real Python, config.py)"),
+    (
+        b"this-really-needs-to-be-changed",
+        "Flask tutorials (Real Python, config.py)",
+    ),
     (b"your-secret-key", "Flask tutorials"),
     (b"your_secret_key", "Flask tutorials"),
     (b"yoursecretkey", "Flask tutorials"),

@@ -132,7 +132,11 @@ impl Keyring {
         fallbacks: impl IntoIterator<Item = S>,
     ) -> Self {
         let mut secrets = vec![Secret::new(current.as_ref().to_vec())];
-        secrets.extend(fallbacks.into_iter().map(|s| Secret::new(s.as_ref().to_vec())));
+        secrets.extend(
+            fallbacks
+                .into_iter()
+                .map(|s| Secret::new(s.as_ref().to_vec())),
+        );
         Self { secrets }
     }
 

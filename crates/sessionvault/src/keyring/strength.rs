@@ -100,7 +100,9 @@ pub fn assess(secret: &[u8]) -> Assessment {
     let estimated_bits = estimate(secret);
     let period = smallest_period(secret);
     let weakness = if let Some(source) = known_source {
-        Some(WeakSecret::Known { published_in: source })
+        Some(WeakSecret::Known {
+            published_in: source,
+        })
     } else if secret.len() < MIN_SECRET_LEN {
         Some(WeakSecret::TooShort { len: secret.len() })
     } else if period * 2 <= secret.len() {
@@ -173,7 +175,11 @@ fn estimate(secret: &[u8]) -> u32 {
         let run = run_len(&secret[i..]);
         if run >= 3 {
             // A run is its first character, a direction and a length.
-            relax(&mut cost, i + run, base + char_bits + 1.0 + (run as f64).log2());
+            relax(
+                &mut cost,
+                i + run,
+                base + char_bits + 1.0 + (run as f64).log2(),
+            );
         }
         for (len, mixed_case) in words_at(secret, i) {
             let case_bits = if mixed_case { 1.0 } else { 0.0 };
@@ -241,7 +247,8 @@ fn run_len(s: &[u8]) -> usize {
 /// character classes it uses, but no more than the number of distinct bytes it has (a secret of
 /// only `0` and `1` is binary, whatever class those belong to).
 fn alphabet_size(secret: &[u8]) -> u32 {
-    let (mut lower, mut upper, mut digit, mut symbol, mut other) = (false, false, false, false, false);
+    let (mut lower, mut upper, mut digit, mut symbol, mut other) =
+        (false, false, false, false, false);
     let mut seen = [false; 256];
     for &b in secret {
         seen[usize::from(b)] = true;
@@ -256,7 +263,10 @@ fn alphabet_size(secret: &[u8]) -> u32 {
     let class_size = if other {
         256
     } else {
-        26 * u32::from(lower) + 26 * u32::from(upper) + 10 * u32::from(digit) + 33 * u32::from(symbol)
+        26 * u32::from(lower)
+            + 26 * u32::from(upper)
+            + 10 * u32::from(digit)
+            + 33 * u32::from(symbol)
     };
     let distinct = seen.iter().filter(|s| **s).count() as u32;
     class_size.min(distinct.max(2))
@@ -289,7 +299,10 @@ mod tests {
 
     #[test]
     fn repeated_patterns_are_refused() {
-        assert_eq!(weakness(&[b'a'; 40]), Some(WeakSecret::RepeatedPattern { period: 1 }));
+        assert_eq!(
+            weakness(&[b'a'; 40]),
+            Some(WeakSecret::RepeatedPattern { period: 1 })
+        );
         assert_eq!(
             weakness(b"Xk2pL9qR4vXk2pL9qR4vXk2pL9qR4vXk2p"),
             Some(WeakSecret::RepeatedPattern { period: 10 })
@@ -298,8 +311,14 @@ mod tests {
 
     #[test]
     fn phrases_and_runs_are_refused() {
-        assert_eq!(weakness(b"correct horse battery staple extra"), Some(WeakSecret::Words));
-        assert_eq!(weakness(b"thisismysupersecretkeyforflaskapp"), Some(WeakSecret::Words));
+        assert_eq!(
+            weakness(b"correct horse battery staple extra"),
+            Some(WeakSecret::Words)
+        );
+        assert_eq!(
+            weakness(b"thisismysupersecretkeyforflaskapp"),
+            Some(WeakSecret::Words)
+        );
         assert_eq!(
             weakness(b"AdministrationConfigurationProcessing"),
             Some(WeakSecret::Words)
@@ -321,9 +340,9 @@ mod tests {
             b"Xk2pL9qR4vT7wZ1bN6mC3sD8fG5hJ0aE",
             b"mL3v-8XqZ_b2Rk9TnYc4Wf7PjHs0Ad6Ue1Gx5Qo_pVw",
             &[
-                0x8f, 0x13, 0xa2, 0x5c, 0xe9, 0x07, 0x4b, 0xd1, 0x66, 0x2a, 0xf0, 0x9e, 0x31,
-                0xc4, 0x7d, 0x58, 0xb3, 0x0c, 0xea, 0x91, 0x26, 0x4f, 0xd8, 0x7a, 0x15, 0xbe,
-                0x63, 0x02, 0xfc, 0x49, 0x87, 0x3e,
+                0x8f, 0x13, 0xa2, 0x5c, 0xe9, 0x07, 0x4b, 0xd1, 0x66, 0x2a, 0xf0, 0x9e, 0x31, 0xc4,
+                0x7d, 0x58, 0xb3, 0x0c, 0xea, 0x91, 0x26, 0x4f, 0xd8, 0x7a, 0x15, 0xbe, 0x63, 0x02,
+                0xfc, 0x49, 0x87, 0x3e,
             ],
         ] {
             let a = assess(s);

@@ -1,0 +1,63 @@
+//! Property tests: codec round trips, and no input of any shape makes the codecs panic.
+
+use proptest::prelude::*;
+use sessionvault::Keyring;
+use sessionvault::flask::{FlaskCodec, decode_unverified, tagged_json};
+
+use crate::support::arb;
+
+fn codec() -> FlaskCodec {
+    FlaskCodec::new(
+        Keyring::new("5f0e3c1f8a2b4d6e9f7a1c3b5d7e9f0a2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1f").unwrap(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn tagged_json_round_trips(value in arb::value()) {
+        let text = tagged_json::to_string(&value).unwrap();
+        prop_assert_eq!(tagged_json::from_str(&text).unwrap(), value);
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips(session in arb::session(), ts in 0u64..4_000_000_000) {
+        let codec = codec().with_max_age(None);
+        let cookie = codec.sign_at(&session, ts).unwrap();
+        let verified = codec.verify_at(&cookie, ts).unwrap();
+        prop_assert_eq!(verified.value(), &session);
+        prop_assert_eq!(verified.timestamp(), ts);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(cookie in ".{0,300}") {
+        let _ = codec().verify_at(&cookie, 1_700_000_000);
+        let _ = decode_unverified(&cookie);
+        let _ = tagged_json::from_str(&cookie);
+    }
+
+    #[test]
+    fn cookie_shaped_text_never_panics(
+        payload in "\\.?[A-Za-z0-9_-]{0,200}",
+        ts in "[A-Za-z0-9_-]{0,12}",
+        sig in "[A-Za-z0-9_-]{0,90}",
+    ) {
+        let cookie = format!("{payload}.{ts}.{sig}");
+        prop_assert!(codec().verify_at(&cookie, 1_700_000_000).is_err());
+        let _ = decode_unverified(&cookie);
+    }
+
+    #[test]
+    fn json_shaped_text_never_panics(text in "[\\[\\]{}\":,0-9eE.+\\-a-zA-Z \\\\u]{0,200}") {
+        let _ = tagged_json::from_str(&text);
+    }
+}
+
+#[test]
+fn deeply_nested_json_is_refused_not_a_stack_overflow() {
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(tagged_json::from_str(&deep).is_err());
+    let deep_obj = "{\"a\":".repeat(50_000);
+    assert!(tagged_json::from_str(&deep_obj).is_err());
+}

@@ -1,0 +1,52 @@
+//! Shared test helpers.
+
+pub(crate) mod arb;
+
+use std::path::PathBuf;
+
+use sessionvault::Keyring;
+
+/// The Python with pinned Flask that `./scripts/test.sh` prepares: `SESSIONVAULT_FLASK_PYTHON`,
+/// or the workspace's `.venv`. Without one the interop tests fail loudly rather than pass
+/// without having run.
+pub(crate) fn flask_python() -> PathBuf {
+    if let Some(path) = std::env::var_os("SESSIONVAULT_FLASK_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = workspace_root().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Flask interop tests need a Python with pinned Flask: run ./scripts/test.sh, which \
+         creates .venv, or set SESSIONVAULT_FLASK_PYTHON"
+    );
+    venv
+}
+
+pub(crate) fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub(crate) fn oracle_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/flask/oracle.py")
+}
+
+/// A secret as the oracle passes it: `{"text": ...}` or `{"hex": ...}`.
+pub(crate) fn secret_bytes(spec: &serde_json::Value) -> Vec<u8> {
+    if let Some(text) = spec.get("text").and_then(|t| t.as_str()) {
+        return text.as_bytes().to_vec();
+    }
+    let hex = spec["hex"].as_str().expect("secret spec has text or hex");
+    hex::decode(hex).expect("oracle hex is valid")
+}
+
+/// A keyring of the item's current key and fallbacks.
+pub(crate) fn keyring_of(item: &serde_json::Value) -> Keyring {
+    let current = secret_bytes(&item["current"]);
+    let fallbacks: Vec<Vec<u8>> = item["fallbacks"]
+        .as_array()
+        .expect("fallbacks array")
+        .iter()
+        .map(secret_bytes)
+        .collect();
+    Keyring::legacy_unchecked(current, fallbacks)
+}
