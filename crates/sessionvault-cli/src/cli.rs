@@ -68,6 +68,51 @@ pub(crate) enum Command {
         /// The session: plain JSON, or tagged JSON with --raw; `-` reads it from stdin.
         json: String,
     },
+    /// Find the secret key of a Flask session cookie: every line of a wordlist (or the built-in
+    /// list of publicly known keys) on every core. Prints the key and exits 0 when found, exits
+    /// 1 when not. For auditing applications you are responsible for.
+    Crack(CrackArgs),
+    /// Judge a secret key: length, estimated entropy, whether it is publicly known, and what to
+    /// do. Reads the secret from stdin unless --secret-file is given. Exits 1 when it is weak.
+    AuditSecret {
+        /// A file whose text, less one trailing newline, is the secret.
+        #[arg(long, value_name = "PATH")]
+        secret_file: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Request a URL (following redirects) and audit every session cookie it sets: cookie flags
+    /// and prefixes, size, lifetime, and for Flask cookies what they reveal and whether a
+    /// publicly known key signed them. Exits 1 when any finding is high severity.
+    Audit {
+        /// Only this cookie (default: cookies that look like sessions, else all).
+        #[arg(long, value_name = "NAME")]
+        cookie_name: Option<String>,
+        /// Print the report as JSON, for CI pipelines.
+        #[arg(long)]
+        json: bool,
+        /// The URL to request (http or https).
+        url: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CrackArgs {
+    /// The wordlist: one candidate key per line, any bytes, LF or CRLF. Without it, the
+    /// built-in list of publicly known keys is tried.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) wordlist: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) format: FormatArgs,
+    /// The cookie value (`session=` prefix allowed), or `-` to read it from stdin.
+    pub(crate) cookie: String,
 }
 
 /// Where the secret keys come from. Exactly one source for the current key: a flag, or the

@@ -1,7 +1,9 @@
 //! `sessionvault`: generate secret keys, and read, verify and sign Flask session cookies.
 
+mod audit;
 mod cli;
 mod commands;
+mod crack;
 mod input;
 
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod audit_secret;
 mod decode;
 mod keygen;
 mod sign;
@@ -28,6 +29,15 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
             allow_weak_secret,
             json,
         } => sign::run(&secrets, &format, timestamp, raw, allow_weak_secret, &json),
+        Command::Crack(args) => crate::crack::run(&args),
+        Command::AuditSecret { secret_file, json } => {
+            audit_secret::run(secret_file.as_deref(), json)
+        }
+        Command::Audit {
+            cookie_name,
+            json,
+            url,
+        } => crate::audit::run(&url, cookie_name.as_deref(), json),
     }
 }
 

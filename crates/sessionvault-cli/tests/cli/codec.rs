@@ -1,45 +1,10 @@
-//! The `sessionvault` binary as a user runs it: output, messages and exit codes.
-
-// A test that unwraps fails loudly at the line that broke, which is what a test should do.
-#![allow(clippy::unwrap_used)]
+//! keygen, decode, verify and sign.
 
 use std::io::Write as _;
-use std::process::Output;
 
 use assert_cmd::Command;
 
-const SECRET: &str = "5f0e3c1f8a2b4d6e9f7a1c3b5d7e9f0a2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1f";
-const OLD: &str = "0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c";
-const TS: &str = "1700000000";
-
-fn sv(args: &[&str]) -> Output {
-    Command::cargo_bin("sessionvault")
-        .expect("binary built")
-        .env_remove("SESSIONVAULT_SECRET")
-        .args(args)
-        .output()
-        .expect("run sessionvault")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("UTF-8 stdout")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("UTF-8 stderr")
-}
-
-/// A one-line message, no panic, no backtrace.
-fn assert_clean_failure(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "{err}");
-    assert!(err.contains(needle), "{err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{err}"
-    );
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-}
+use crate::support::{OLD, SECRET, TS, assert_clean_failure, stderr, stdout, sv};
 
 fn sign(json: &str, extra: &[&str]) -> String {
     let mut args = vec!["sign", "--secret", SECRET, "--timestamp", TS];
@@ -288,7 +253,7 @@ fn cookie_and_json_can_come_from_stdin() {
 
 /// The committed cookies that real Flask 3.1 made (see the core crate's tests/flask).
 fn flask_vectors() -> Vec<serde_json::Value> {
-    include_str!("../../sessionvault/tests/data/flask_vectors.jsonl")
+    include_str!("../../../sessionvault/tests/data/flask_vectors.jsonl")
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
