@@ -58,6 +58,37 @@ pub enum Error {
     /// years Python supports.
     #[error("cannot encode: {0}")]
     Unrepresentable(&'static str),
+
+    /// The session store failed (down, timed out, unreadable answer). Nothing was saved; the
+    /// request should fail with 503.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+
+    /// Concurrent requests kept changing the session while this one tried to save, more times
+    /// than the configured retries. Nothing of this request was saved (409).
+    #[error("the session kept changing under concurrent requests; nothing was saved")]
+    Conflict,
+
+    /// The session was ended (logout, revocation, expiry) while this request ran. Its changes
+    /// were dropped rather than bring the session back (409).
+    #[error("the session was ended while this request ran; its changes were dropped")]
+    SessionEnded,
+
+    /// A session value could not be converted to or from the requested type. The message
+    /// names the key, not the value.
+    #[error("session value {key:?} does not have the requested type")]
+    ValueType {
+        /// The session key.
+        key: String,
+    },
+
+    /// Something the code rules out happened anyway; a bug worth reporting.
+    #[error("internal error: {0}")]
+    Unreachable(&'static str),
+
+    /// The operating system's random generator failed.
+    #[error("the operating system's random generator failed")]
+    Random,
 }
 
 impl Error {
@@ -74,6 +105,16 @@ impl Error {
     /// old or in the future.
     pub fn is_expired(&self) -> bool {
         matches!(self, Self::Expired { .. } | Self::FromTheFuture { .. })
+    }
+
+    /// True for a store failure (answer with 503).
+    pub fn is_store(&self) -> bool {
+        matches!(self, Self::Store(_))
+    }
+
+    /// True when the request lost a race it could not win: answer with 409.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict | Self::SessionEnded)
     }
 
     /// True when the input could not be parsed at all.

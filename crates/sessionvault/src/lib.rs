@@ -35,9 +35,22 @@
 //! - Flask cookies are signed, not encrypted: anyone can read them (see
 //!   [`flask::decode_unverified`]). Do not put secrets in them.
 
+pub mod clock;
 pub mod error;
+pub mod events;
 pub mod flask;
+pub mod id;
 pub mod keyring;
+pub mod sealed;
+pub mod session;
+pub mod store;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::Error;
+pub use events::{EndReason, EventSink, SecurityEvent};
 pub use keyring::{Keyring, Secret};
+pub use session::{
+    CookieConfig, CookieMode, Deadlines, RequestMeta, Session, SessionConfig, SessionInfo,
+    SessionManager,
+};
+pub use store::{MemoryStore, Record, SessionStore, StoreError};

@@ -7,4 +7,5 @@
 mod flask_interop;
 mod flask_vectors;
 mod proptests;
+mod session;
 mod support;

@@ -154,6 +154,22 @@ impl Keyring {
     pub fn all(&self) -> &[Secret] {
         &self.secrets
     }
+
+    /// A 32-byte key for one purpose from each secret, current first (HKDF-SHA256 with the
+    /// purpose as `info`), so that no key does two jobs: sealing cookies, hashing IDs and CSRF
+    /// tokens each get their own.
+    pub fn derive(&self, purpose: &str) -> Vec<Zeroizing<[u8; 32]>> {
+        self.secrets
+            .iter()
+            .map(|secret| {
+                let mut out = Zeroizing::new([0u8; 32]);
+                hkdf::Hkdf::<sha2::Sha256>::new(Some(b"sessionvault"), secret.expose())
+                    .expand(purpose.as_bytes(), out.as_mut())
+                    .unwrap_or_else(|_| unreachable!("32 bytes is within HKDF-SHA256's output"));
+                out
+            })
+            .collect()
+    }
 }
 
 impl fmt::Debug for Keyring {

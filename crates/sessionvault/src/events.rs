@@ -1,0 +1,183 @@
+//! Security events: what happened to a session, for logs, alerts and metrics.
+//!
+//! Every event goes out through `tracing` (target `sessionvault::security`) with the session's
+//! store key shortened to a prefix; the raw ID never appears. Applications that want to act on
+//! events (alert, lock an account) add an [`EventSink`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::id::StoreKey;
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The user signed out.
+    Logout,
+    /// The user, another device of theirs or an administrator ended it.
+    Revoked,
+    /// Its ID was replaced (sign-in, privilege change, renewal).
+    Cycled,
+    /// The idle timeout passed.
+    IdleExpired,
+    /// The absolute lifetime passed.
+    AbsoluteExpired,
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Logout => "logout",
+            Self::Revoked => "revoked",
+            Self::Cycled => "cycled",
+            Self::IdleExpired => "idle_expired",
+            Self::AbsoluteExpired => "absolute_expired",
+        })
+    }
+}
+
+/// Something that happened to a session that security monitoring cares about.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecurityEvent {
+    /// A cookie carried an ID this server never issued, or one it no longer knows. The request
+    /// got a fresh anonymous session (strict mode).
+    UnknownId,
+    /// A cookie failed its signature or decryption, or was not well-formed.
+    TamperedCookie,
+    /// More than one session cookie came in one request (cookie tossing); none was used.
+    DuplicateCookie,
+    /// A session was presented after it expired.
+    Expired {
+        /// Its store key.
+        key: Option<StoreKey>,
+        /// Idle or absolute.
+        reason: EndReason,
+    },
+    /// An ID that was logged out, revoked or cycled away was presented again: possibly a stolen
+    /// cookie replayed.
+    RevokedReuse {
+        /// Its store key.
+        key: StoreKey,
+        /// How it had ended.
+        reason: EndReason,
+    },
+    /// A new session was created.
+    Created {
+        /// Its store key (server mode).
+        key: Option<StoreKey>,
+    },
+    /// A session's ID was replaced.
+    IdCycled {
+        /// The old key.
+        from: StoreKey,
+        /// The new key.
+        to: StoreKey,
+    },
+    /// A user signed in.
+    Login {
+        /// The new session's key (server mode).
+        key: Option<StoreKey>,
+        /// The user.
+        user: String,
+    },
+    /// A session was ended on purpose.
+    Ended {
+        /// Its key (server mode).
+        key: Option<StoreKey>,
+        /// Logout or revoked.
+        reason: EndReason,
+    },
+    /// A session did not fit in a cookie.
+    SizeLimit {
+        /// The Set-Cookie header's length.
+        len: usize,
+    },
+    /// The store failed; the request was answered with 503.
+    StoreError,
+}
+
+impl SecurityEvent {
+    /// A short stable name, for metrics labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::UnknownId => "unknown_id",
+            Self::TamperedCookie => "tampered_cookie",
+            Self::DuplicateCookie => "duplicate_cookie",
+            Self::Expired { .. } => "expired",
+            Self::RevokedReuse { .. } => "revoked_reuse",
+            Self::Created { .. } => "created",
+            Self::IdCycled { .. } => "id_cycled",
+            Self::Login { .. } => "login",
+            Self::Ended { .. } => "ended",
+            Self::SizeLimit { .. } => "size_limit",
+            Self::StoreError => "store_error",
+        }
+    }
+
+    /// The session this event is about, when there is one.
+    pub fn key(&self) -> Option<StoreKey> {
+        match self {
+            Self::Expired { key, .. } | Self::Created { key } | Self::Ended { key, .. } => *key,
+            Self::RevokedReuse { key, .. } => Some(*key),
+            Self::IdCycled { to, .. } => Some(*to),
+            Self::Login { key, .. } => *key,
+            _ => None,
+        }
+    }
+}
+
+/// Receives every security event, after it has been logged.
+pub trait EventSink: Send + Sync + 'static {
+    /// Called once per event; must not block for long.
+    fn on_event(&self, event: &SecurityEvent);
+}
+
+/// Logs an event through `tracing` and hands it to the sink.
+pub(crate) fn emit(sink: Option<&Arc<dyn EventSink>>, event: SecurityEvent) {
+    let key = event.key().map(|k| k.short()).unwrap_or_default();
+    match &event {
+        SecurityEvent::UnknownId
+        | SecurityEvent::TamperedCookie
+        | SecurityEvent::DuplicateCookie
+        | SecurityEvent::RevokedReuse { .. }
+        | SecurityEvent::SizeLimit { .. } => {
+            tracing::warn!(target: "sessionvault::security", event = event.name(), session = %key, "{}", describe(&event));
+        }
+        SecurityEvent::StoreError => {
+            tracing::error!(target: "sessionvault::security", event = event.name(), "{}", describe(&event));
+        }
+        _ => {
+            tracing::info!(target: "sessionvault::security", event = event.name(), session = %key, "{}", describe(&event));
+        }
+    }
+    if let Some(sink) = sink {
+        sink.on_event(&event);
+    }
+}
+
+fn describe(event: &SecurityEvent) -> String {
+    match event {
+        SecurityEvent::UnknownId => "unknown session ID presented; fresh session issued".into(),
+        SecurityEvent::TamperedCookie => "session cookie failed verification".into(),
+        SecurityEvent::DuplicateCookie => "several session cookies in one request".into(),
+        SecurityEvent::Expired { reason, .. } => {
+            format!("session presented after it expired ({reason})")
+        }
+        SecurityEvent::RevokedReuse { reason, .. } => {
+            format!("ended session presented again ({reason}): possible theft")
+        }
+        SecurityEvent::Created { .. } => "session created".into(),
+        SecurityEvent::IdCycled { from, .. } => {
+            format!("session ID cycled (from {})", from.short())
+        }
+        // The user ID is the application's identifier, not a credential.
+        SecurityEvent::Login { user, .. } => format!("login as {user}"),
+        SecurityEvent::Ended { reason, .. } => format!("session ended ({reason})"),
+        SecurityEvent::SizeLimit { len } => {
+            format!("session cookie would be {len} bytes, over the 4096 browsers keep")
+        }
+        SecurityEvent::StoreError => "session store failed".into(),
+    }
+}

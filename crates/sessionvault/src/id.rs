@@ -1,0 +1,194 @@
+//! Session IDs and the keys under which stores keep them.
+//!
+//! The raw ID lives only in the cookie and, for one request, in memory. Stores see a
+//! [`StoreKey`]: an HMAC-SHA256 of the ID under a key derived from the keyring, so a leaked
+//! database or Redis dump holds nothing that works as a cookie.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::Keyring;
+
+/// Random bytes in an ID: 256 bits, far past ASVS's 128.
+pub const ID_BYTES: usize = 32;
+
+/// A session ID as the cookie carries it. The value cannot be printed by accident: `Debug` shows
+/// only that it is an ID.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(Zeroizing<[u8; ID_BYTES]>);
+
+impl SessionId {
+    /// A fresh ID from the operating system's CSPRNG.
+    ///
+    /// # Errors
+    ///
+    /// Only when the operating system cannot provide randomness.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = Zeroizing::new([0u8; ID_BYTES]);
+        getrandom::fill(bytes.as_mut())?;
+        Ok(Self(bytes))
+    }
+
+    /// Reads an ID from a cookie value: exactly 43 characters of base64url. Anything else is
+    /// not an ID this server issued.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 43 {
+            return None;
+        }
+        let mut bytes = Zeroizing::new([0u8; ID_BYTES]);
+        let n = URL_SAFE_NO_PAD.decode_slice(text, bytes.as_mut()).ok()?;
+        (n == ID_BYTES).then_some(Self(bytes))
+    }
+
+    /// The cookie value: 43 characters of base64url.
+    pub fn to_cookie_value(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.as_ref())
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId([REDACTED])")
+    }
+}
+
+/// The key a store files a session under: HMAC-SHA256 of the ID. Safe to store and to log.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreKey([u8; 32]);
+
+impl StoreKey {
+    /// All zeros: the placeholder key of sessions held in cookies, which have no store key.
+    pub const ZERO: Self = Self([0; 32]);
+
+    /// From 32 bytes read back from a store.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// From the 64 hex digits of [`StoreKey::to_hex`].
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// 64 hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// A short prefix for logs and events: enough to correlate, useless as a credential.
+    pub fn short(&self) -> String {
+        hex::encode(&self.0[..6])
+    }
+
+    /// Compares in constant time.
+    pub fn ct_eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreKey({}…)", self.short())
+    }
+}
+
+/// Turns IDs into store keys, with the keyring's current key and, for rotation, the older ones.
+#[derive(Clone)]
+pub struct IdHasher {
+    keys: Vec<Zeroizing<[u8; 32]>>,
+}
+
+impl IdHasher {
+    /// The purpose label under which the ID-hash keys are derived from the keyring.
+    pub const PURPOSE: &'static str = "sessionvault/v1/session-id-hash";
+
+    /// Derives the hashing keys from every secret of the keyring, current first.
+    pub fn new(keyring: &Keyring) -> Self {
+        Self {
+            keys: keyring.derive(Self::PURPOSE),
+        }
+    }
+
+    /// The store key under the current secret.
+    pub fn key(&self, id: &SessionId) -> StoreKey {
+        self.key_with(0, id)
+    }
+
+    /// The store keys under the older secrets, newest first: where a session written before a
+    /// rotation is found.
+    pub fn fallback_keys<'a>(&'a self, id: &'a SessionId) -> impl Iterator<Item = StoreKey> + 'a {
+        (1..self.keys.len()).map(move |i| self.key_with(i, id))
+    }
+
+    fn key_with(&self, index: usize, id: &SessionId) -> StoreKey {
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.keys[index].as_ref())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts 32-byte keys"));
+        mac.update(id.0.as_ref());
+        StoreKey(mac.finalize().into_bytes().into())
+    }
+}
+
+impl fmt::Debug for IdHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdHasher")
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_random_url_safe_and_round_trip() {
+        let a = SessionId::generate().unwrap();
+        let b = SessionId::generate().unwrap();
+        assert_ne!(a, b);
+        let text = a.to_cookie_value();
+        assert_eq!(text.len(), 43);
+        assert!(
+            text.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_eq!(SessionId::parse(&text), Some(a.clone()));
+        assert!(!format!("{a:?}").contains(&text[..8]));
+    }
+
+    #[test]
+    fn parse_refuses_anything_not_issued_in_our_format() {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(42),
+            &"A".repeat(44),
+            &"!".repeat(43),
+        ] {
+            assert!(SessionId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn store_keys_depend_on_the_secret_and_rotate() {
+        let old = Keyring::generate().unwrap();
+        let new = Keyring::generate().unwrap();
+        let id = SessionId::generate().unwrap();
+        let before = IdHasher::new(&old).key(&id);
+        let rotated = Keyring::legacy_unchecked(new.current().expose(), [old.current().expose()]);
+        let hasher = IdHasher::new(&rotated);
+        assert_ne!(hasher.key(&id), before);
+        assert_eq!(hasher.fallback_keys(&id).collect::<Vec<_>>(), [before]);
+    }
+}

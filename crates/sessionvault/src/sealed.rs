@@ -1,0 +1,155 @@
+//! Sealed cookies: the session itself, encrypted and authenticated with XChaCha20-Poly1305,
+//! for applications that keep no server-side store.
+//!
+//! ```text
+//! value = base64url( 0x01 || nonce(24) || ciphertext+tag )      AAD = cookie name
+//! ```
+//!
+//! The key is derived from the keyring for this purpose only; fallback keys open cookies sealed
+//! before a rotation. The cookie name is bound as associated data, so a sealed value moved to
+//! another cookie does not open.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+use crate::{Error, Keyring};
+
+const VERSION: u8 = 1;
+const NONCE: usize = 24;
+/// Version byte, nonce and Poly1305 tag.
+const OVERHEAD: usize = 1 + NONCE + 16;
+
+/// Seals and opens cookie values.
+#[derive(Clone)]
+pub struct SealedCodec {
+    keys: Vec<Zeroizing<[u8; 32]>>,
+}
+
+impl std::fmt::Debug for SealedCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedCodec")
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl SealedCodec {
+    /// The purpose label under which the sealing keys are derived.
+    pub const PURPOSE: &'static str = "sessionvault/v1/cookie-seal";
+
+    /// Derives the sealing keys from every secret of the keyring, current first.
+    pub fn new(keyring: &Keyring) -> Self {
+        Self {
+            keys: keyring.derive(Self::PURPOSE),
+        }
+    }
+
+    /// Encrypts `plaintext` for the cookie `name` under the current key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Random`] when no nonce can be drawn.
+    pub fn seal(&self, name: &str, plaintext: &[u8]) -> Result<String, Error> {
+        let mut nonce = [0u8; NONCE];
+        getrandom::fill(&mut nonce).map_err(|_| Error::Random)?;
+        let cipher = XChaCha20Poly1305::new(self.keys[0].as_ref().into());
+        let ciphertext = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: name.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::Unrepresentable("plaintext too long to seal"))?;
+        let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
+        out.push(VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// Decrypts a value sealed for the cookie `name`, trying the current key, then each
+    /// fallback. Returns the plaintext and the index of the key that opened it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Malformed`] for a value that is not a sealed cookie; [`Error::BadSignature`]
+    /// when no key opens it (tampered, another cookie's, or a retired key).
+    pub fn open(&self, name: &str, value: &str) -> Result<(Vec<u8>, usize), Error> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(value)
+            .map_err(|_| Error::malformed("sealed cookie is not base64url"))?;
+        if bytes.len() < OVERHEAD || bytes[0] != VERSION {
+            return Err(Error::malformed("not a sealed cookie of a known version"));
+        }
+        let nonce = XNonce::from_slice(&bytes[1..1 + NONCE]);
+        let ciphertext = &bytes[1 + NONCE..];
+        self.keys
+            .iter()
+            .enumerate()
+            .find_map(|(i, key)| {
+                XChaCha20Poly1305::new(key.as_ref().into())
+                    .decrypt(
+                        nonce,
+                        Payload {
+                            msg: ciphertext,
+                            aad: name.as_bytes(),
+                        },
+                    )
+                    .ok()
+                    .map(|plain| (plain, i))
+            })
+            .ok_or(Error::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_binding() {
+        let keyring = Keyring::generate().unwrap();
+        let codec = SealedCodec::new(&keyring);
+        let sealed = codec.seal("__Host-session", b"{\"a\":1}").unwrap();
+        assert!(!sealed.contains("\"a\""));
+        assert_eq!(
+            codec.open("__Host-session", &sealed).unwrap(),
+            (b"{\"a\":1}".to_vec(), 0)
+        );
+        // Another cookie name, another key, tampering, garbage: all refused.
+        assert!(codec.open("other", &sealed).unwrap_err().is_bad_signature());
+        let other = SealedCodec::new(&Keyring::generate().unwrap());
+        assert!(
+            other
+                .open("__Host-session", &sealed)
+                .unwrap_err()
+                .is_bad_signature()
+        );
+        let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let tampered = URL_SAFE_NO_PAD.encode(bytes);
+        assert!(codec.open("__Host-session", &tampered).is_err());
+        for junk in ["", "!!", "AAAA", &"A".repeat(100)] {
+            assert!(codec.open("__Host-session", junk).is_err());
+        }
+        // Two seals of the same data differ (fresh nonce).
+        assert_ne!(sealed, codec.seal("__Host-session", b"{\"a\":1}").unwrap());
+    }
+
+    #[test]
+    fn rotation_keeps_old_cookies_readable() {
+        let old = Keyring::generate().unwrap();
+        let sealed = SealedCodec::new(&old).seal("n", b"x").unwrap();
+        let rotated = Keyring::legacy_unchecked(
+            Keyring::generate().unwrap().current().expose(),
+            [old.current().expose()],
+        );
+        assert_eq!(SealedCodec::new(&rotated).open("n", &sealed).unwrap().1, 1);
+    }
+}

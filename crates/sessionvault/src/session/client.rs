@@ -1,0 +1,231 @@
+//! Sessions held in the cookie itself (sealed or Flask format): no store, so no revocation
+//! before expiry, but the same API and the same expiry rules, enforced from deadlines carried
+//! inside the authenticated cookie.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::handle::{Change, CookieAction, Current, State, Update, apply_changes, idle_deadline};
+use super::manager::{Codec, Engine};
+use crate::Error;
+use crate::events::{EndReason, SecurityEvent};
+use crate::flask::Value;
+use crate::id::StoreKey;
+use crate::store::{Record, RecordState};
+
+/// The key Flask-mode cookies keep sessionvault's own fields under; a Flask app sharing the
+/// session sees it as one more key and can ignore it.
+pub(crate) const FLASK_META_KEY: &str = "_sessionvault";
+
+/// What a cookie-held session carries besides the data.
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    user: Option<String>,
+    auth_time: Option<Timestamp>,
+    created: Timestamp,
+    last_seen: Timestamp,
+    idle: Timestamp,
+    absolute: Timestamp,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    #[serde(flatten)]
+    meta: Meta,
+    data: BTreeMap<String, serde_json::Value>,
+}
+
+/// Client modes have no store key; records use this placeholder.
+const NO_KEY: StoreKey = StoreKey::ZERO;
+
+fn record_from(meta: Meta, data: BTreeMap<String, serde_json::Value>) -> Record {
+    Record {
+        key: NO_KEY,
+        version: 0,
+        state: RecordState::Live,
+        data,
+        user: meta.user,
+        auth_time: meta.auth_time,
+        created: meta.created,
+        last_seen: meta.last_seen,
+        idle_deadline: meta.idle,
+        absolute_deadline: meta.absolute,
+        user_agent: None,
+        ip: None,
+        expires_at: meta.absolute,
+    }
+}
+
+/// Opens the cookie: a session when it verifies and has not expired, otherwise a fresh one (and
+/// an event).
+pub(crate) fn load(engine: &Engine, value: &str) -> Current {
+    let name = &engine.config.cookie.name;
+    let decoded = match &engine.codec {
+        Codec::Sealed(codec) => codec.open(name, value).ok().and_then(|(plain, _)| {
+            serde_json::from_slice::<Sealed>(&plain)
+                .ok()
+                .map(|s| (s.meta, s.data))
+        }),
+        Codec::Flask(codec) => codec
+            .verify_at(value, engine.now().as_second().max(0) as u64)
+            .ok()
+            .and_then(|verified| from_flask(verified.into_value(), engine)),
+        Codec::Server => None,
+    };
+    let Some((meta, data)) = decoded else {
+        engine.emit(SecurityEvent::TamperedCookie);
+        return Current::New;
+    };
+    let record = record_from(meta, data);
+    match record.end_reason_at(engine.now()) {
+        None => Current::Existing {
+            record: Box::new(record),
+        },
+        Some(reason) => {
+            engine.emit(SecurityEvent::Expired { key: None, reason });
+            Current::New
+        }
+    }
+}
+
+fn from_flask(
+    value: Value,
+    engine: &Engine,
+) -> Option<(Meta, BTreeMap<String, serde_json::Value>)> {
+    let serde_json::Value::Object(map) = value.to_plain_json() else {
+        return None;
+    };
+    let mut data: BTreeMap<String, serde_json::Value> = map.into_iter().collect();
+    let meta = match data.remove(FLASK_META_KEY) {
+        Some(meta) => serde_json::from_value(meta).ok()?,
+        // A session the Flask app started: it counts from now, with no sign-in of ours.
+        None => {
+            let now = engine.now();
+            let absolute = now + engine.config.absolute_timeout;
+            Meta {
+                user: None,
+                auth_time: None,
+                created: now,
+                last_seen: now,
+                idle: idle_deadline(now, engine.config.idle_timeout, absolute),
+                absolute,
+            }
+        }
+    };
+    Some((meta, data))
+}
+
+/// Client modes: an `update` applies in memory; the cookie written at commit carries it.
+pub(crate) fn write_in_memory(
+    state: &mut State,
+    update: Option<Update<'_>>,
+) -> Result<Option<serde_json::Value>, Error> {
+    let Some((key, f)) = update else {
+        return Ok(None);
+    };
+    let mut data = match &state.current {
+        Some(Current::Existing { record, .. }) => record.data.clone(),
+        _ => BTreeMap::new(),
+    };
+    apply_changes(&state.changes, &mut data);
+    let value = f(data.remove(key))?;
+    state
+        .changes
+        .push(Change::Set(key.to_owned(), value.clone()));
+    Ok(Some(value))
+}
+
+/// Writes the cookie when something changed or the idle deadline needs moving.
+pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction, Error> {
+    let now = engine.now();
+    if state.destroy {
+        if matches!(state.current, Some(Current::Existing { .. })) {
+            engine.emit(SecurityEvent::Ended {
+                key: None,
+                reason: EndReason::Logout,
+            });
+        }
+        return Ok(CookieAction::Clear);
+    }
+    let idle = engine.config.idle_timeout;
+    let mut record = match state.current.take() {
+        Some(Current::Existing { record, .. }) => {
+            let dirty = !state.changes.is_empty() || state.login.is_some();
+            let left = record.idle_deadline.duration_since(now);
+            if !dirty && left >= idle / 2 {
+                state.current = Some(Current::Existing { record });
+                return Ok(CookieAction::Keep);
+            }
+            *record
+        }
+        _ => {
+            if state.changes.is_empty() && state.login.is_none() {
+                state.current = Some(Current::New);
+                return Ok(CookieAction::Keep);
+            }
+            engine.emit(SecurityEvent::Created { key: None });
+            let absolute = now + engine.config.absolute_timeout;
+            record_from(
+                Meta {
+                    user: None,
+                    auth_time: None,
+                    created: now,
+                    last_seen: now,
+                    idle: idle_deadline(now, idle, absolute),
+                    absolute,
+                },
+                BTreeMap::new(),
+            )
+        }
+    };
+    apply_changes(&state.changes, &mut record.data);
+    state.changes.clear();
+    if let Some(user) = state.login.take() {
+        engine.emit(SecurityEvent::Login {
+            key: None,
+            user: user.clone(),
+        });
+        record.user = Some(user);
+        record.auth_time = Some(now);
+        record.created = now;
+        record.absolute_deadline = now + engine.config.absolute_timeout;
+    }
+    record.last_seen = now;
+    record.idle_deadline = idle_deadline(now, idle, record.absolute_deadline);
+    let meta = Meta {
+        user: record.user.clone(),
+        auth_time: record.auth_time,
+        created: record.created,
+        last_seen: record.last_seen,
+        idle: record.idle_deadline,
+        absolute: record.absolute_deadline,
+    };
+    let value = match &engine.codec {
+        Codec::Sealed(codec) => {
+            let plain = serde_json::to_vec(&Sealed {
+                meta,
+                data: record.data.clone(),
+            })
+            .map_err(|_| Error::Unrepresentable("session data is not serializable"))?;
+            codec.seal(&engine.config.cookie.name, &plain)?
+        }
+        Codec::Flask(codec) => {
+            let mut map: BTreeMap<String, Value> = record
+                .data
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from_plain_json(v)))
+                .collect();
+            let meta = serde_json::to_value(&meta)
+                .map_err(|_| Error::Unrepresentable("session metadata is not serializable"))?;
+            map.insert(FLASK_META_KEY.into(), Value::from_plain_json(&meta));
+            codec.sign_at(&Value::Dict(map), now.as_second().max(0) as u64)?
+        }
+        Codec::Server => return Err(Error::Unreachable("client commit in server mode")),
+    };
+    state.current = Some(Current::Existing {
+        record: Box::new(record),
+    });
+    Ok(CookieAction::Set(value))
+}

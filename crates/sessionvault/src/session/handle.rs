@@ -1,0 +1,851 @@
+//! The session of one request: what handlers read and write.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+
+use super::client;
+use super::cookie::{IncomingCookie, MAX_SET_COOKIE_LEN};
+use super::manager::{
+    Codec, Engine, RequestMeta, SessionInfo, list_user_sessions, revoke_key, revoke_user,
+};
+use crate::Error;
+use crate::events::{EndReason, SecurityEvent};
+use crate::id::SessionId;
+use crate::store::{Record, RecordState};
+
+/// One recorded write: replayed on a fresh record when a save loses a race.
+#[derive(Clone, Debug)]
+pub(crate) enum Change {
+    Set(String, serde_json::Value),
+    Remove(String),
+    Clear,
+}
+
+fn apply(changes: &[Change], data: &mut BTreeMap<String, serde_json::Value>) {
+    for change in changes {
+        match change {
+            Change::Set(k, v) => {
+                data.insert(k.clone(), v.clone());
+            }
+            Change::Remove(k) => {
+                data.remove(k);
+            }
+            Change::Clear => data.clear(),
+        }
+    }
+}
+
+/// A read-modify-write in progress: the key and the function that computes its new value.
+pub(crate) type Update<'a> = (
+    &'a str,
+    &'a (dyn Fn(Option<serde_json::Value>) -> Result<serde_json::Value, Error> + Send + Sync),
+);
+
+/// What the request started with, once loaded.
+#[derive(Debug)]
+pub(crate) enum Current {
+    /// No session yet: the cookie was absent, unknown, ended or invalid.
+    New,
+    /// A live session (boxed: a record is large and `New` is empty).
+    Existing { record: Box<Record> },
+}
+
+/// What the response must do with the cookie.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) enum CookieAction {
+    #[default]
+    Keep,
+    Set(String),
+    Clear,
+}
+
+pub(crate) struct State {
+    incoming: IncomingCookie,
+    pub(crate) meta: RequestMeta,
+    pub(crate) current: Option<Current>,
+    pub(crate) changes: Vec<Change>,
+    cycle: bool,
+    pub(crate) login: Option<String>,
+    pub(crate) destroy: bool,
+    /// The cookie presented was stale, forged or ended: clear it unless a new one replaces it.
+    pub(crate) clear_stale: bool,
+    /// A session created during this request (new, cycled, or by `update`): the response sets
+    /// its ID.
+    issued: Option<SessionId>,
+    committed: bool,
+}
+
+/// The session of one request. Cheap to clone; clones share the same state.
+///
+/// Reads see the stored session with this request's own writes applied. Writes are recorded
+/// and saved after the handler, by compare-and-set: when another request saved in between, the
+/// writes are replayed on its version, so writes to different keys are never lost. Use
+/// [`Session::update`] for read-modify-write.
+#[derive(Clone)]
+pub struct Session {
+    engine: Arc<Engine>,
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Session { .. }")
+    }
+}
+
+/// When a session ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Deadlines {
+    /// When it began.
+    pub created: Timestamp,
+    /// It ends if no request comes before this.
+    pub idle: Timestamp,
+    /// It ends at this time whatever happens.
+    pub absolute: Timestamp,
+}
+
+impl Session {
+    pub(crate) fn new(engine: Arc<Engine>, incoming: IncomingCookie, meta: RequestMeta) -> Self {
+        Self {
+            engine,
+            state: Arc::new(Mutex::new(State {
+                incoming,
+                meta,
+                current: None,
+                changes: Vec::new(),
+                cycle: false,
+                login: None,
+                destroy: false,
+                clear_stale: false,
+                issued: None,
+                committed: false,
+            })),
+        }
+    }
+
+    /// The value under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails; [`Error::ValueType`] when the value is not a `T`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        let value = self.get_value(key).await?;
+        value
+            .map(|v| serde_json::from_value(v).map_err(|_| Error::ValueType { key: key.into() }))
+            .transpose()
+    }
+
+    /// The JSON value under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn get_value(&self, key: &str) -> Result<Option<serde_json::Value>, Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        Ok(view(&state).remove(key))
+    }
+
+    /// How many keys the session holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn len(&self) -> Result<usize, Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        Ok(view(&state).len())
+    }
+
+    /// True when the session holds no keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len().await? == 0)
+    }
+
+    /// Sets `key` (saved after the handler). Concurrent writes to the same key: the later
+    /// save wins.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ValueType`] when the value cannot be serialized; [`Error::Store`] when loading
+    /// fails.
+    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
+        let value =
+            serde_json::to_value(value).map_err(|_| Error::ValueType { key: key.into() })?;
+        self.record(Change::Set(key.into(), value)).await
+    }
+
+    /// Removes `key` (saved after the handler).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn remove(&self, key: &str) -> Result<(), Error> {
+        self.record(Change::Remove(key.into())).await
+    }
+
+    /// Removes every key, keeping the session and its sign-in.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn clear(&self) -> Result<(), Error> {
+        self.record(Change::Clear).await
+    }
+
+    async fn record(&self, change: Change) -> Result<(), Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        state.changes.push(change);
+        Ok(())
+    }
+
+    /// Read-modify-write of one key, saved at once: `f` gets the current value and returns the
+    /// new one. When another request saved first, `f` runs again on the fresh value, so
+    /// concurrent increments all count. Returns the value that was saved.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Conflict`] when the retries run out, [`Error::SessionEnded`] when the session
+    /// ended meanwhile, [`Error::Store`] when the store fails. In every error case nothing was
+    /// saved.
+    pub async fn update<T, F>(&self, key: &str, f: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Fn(Option<T>) -> T + Send + Sync,
+    {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        let typed = |current: Option<serde_json::Value>| -> Result<serde_json::Value, Error> {
+            let current = current
+                .map(serde_json::from_value::<T>)
+                .transpose()
+                .map_err(|_| Error::ValueType { key: key.into() })?;
+            serde_json::to_value(f(current)).map_err(|_| Error::ValueType { key: key.into() })
+        };
+        let saved = self.write(&mut state, Some((key, &typed))).await?;
+        let value = saved.ok_or(Error::Unrepresentable("update saved no value"))?;
+        serde_json::from_value(value).map_err(|_| Error::ValueType { key: key.into() })
+    }
+
+    /// Gives the session a new ID, keeping its data; the old ID stops working. Call it whenever
+    /// privileges change. [`Session::login`] does it for you.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn cycle_id(&self) -> Result<(), Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        state.cycle = true;
+        Ok(())
+    }
+
+    /// Signs `user` in: a new ID (the fixation defence), the user recorded, the authentication
+    /// time set, the absolute lifetime restarted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn login(&self, user: &str) -> Result<(), Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        state.login = Some(user.to_owned());
+        state.cycle = true;
+        state.destroy = false;
+        Ok(())
+    }
+
+    /// Signs out: the session is ended in the store (a tombstone, so no request still in flight
+    /// can bring it back) and the cookie is cleared.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.destroy().await
+    }
+
+    /// Ends the session and clears the cookie; see [`Session::logout`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn destroy(&self) -> Result<(), Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        state.destroy = true;
+        state.login = None;
+        state.changes.clear();
+        Ok(())
+    }
+
+    /// The signed-in user, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn user(&self) -> Result<Option<String>, Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        if state.destroy {
+            return Ok(None);
+        }
+        if let Some(user) = &state.login {
+            return Ok(Some(user.clone()));
+        }
+        Ok(match &state.current {
+            Some(Current::Existing { record, .. }) => record.user.clone(),
+            _ => None,
+        })
+    }
+
+    /// How long ago the user authenticated; `None` when nobody is signed in. Demand a fresh
+    /// sign-in before sensitive actions when this is large.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn auth_age(&self) -> Result<Option<SignedDuration>, Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        if state.login.is_some() {
+            return Ok(Some(SignedDuration::ZERO));
+        }
+        let now = self.engine.now();
+        Ok(match &state.current {
+            Some(Current::Existing { record, .. }) if !state.destroy => {
+                record.auth_time.map(|t| now.duration_since(t))
+            }
+            _ => None,
+        })
+    }
+
+    /// When the session began and when it will end, if it exists.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn deadlines(&self) -> Result<Option<Deadlines>, Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        Ok(match &state.current {
+            Some(Current::Existing { record, .. }) if !state.destroy => Some(Deadlines {
+                created: record.created,
+                idle: record.idle_deadline,
+                absolute: record.absolute_deadline,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The signed-in user's live sessions, this one marked `current` (server mode).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn devices(&self) -> Result<Vec<SessionInfo>, Error> {
+        let (user, key) = self.user_and_key().await?;
+        match user {
+            Some(user) => list_user_sessions(&self.engine, &user, key.as_ref()).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Ends one of the signed-in user's own sessions by its handle. `Ok(false)` when the handle
+    /// is not one of theirs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn revoke_device(&self, handle: &str) -> Result<bool, Error> {
+        let (Some(user), _) = self.user_and_key().await? else {
+            return Ok(false);
+        };
+        let Some(key) = crate::id::StoreKey::from_hex(handle) else {
+            return Ok(false);
+        };
+        let owned = self
+            .engine
+            .store
+            .load(&key)
+            .await?
+            .is_some_and(|r| r.is_live() && r.user.as_deref() == Some(&user));
+        if !owned {
+            return Ok(false);
+        }
+        revoke_key(&self.engine, &key).await
+    }
+
+    /// Ends every other session of the signed-in user (after a password change, or "sign out
+    /// everywhere else"); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn revoke_others(&self) -> Result<u64, Error> {
+        match self.user_and_key().await? {
+            (Some(user), key) => revoke_user(&self.engine, &user, key.as_ref()).await,
+            (None, _) => Ok(0),
+        }
+    }
+
+    async fn user_and_key(&self) -> Result<(Option<String>, Option<crate::id::StoreKey>), Error> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        Ok(match &state.current {
+            Some(Current::Existing { record, .. }) if !state.destroy => {
+                (record.user.clone(), Some(record.key))
+            }
+            _ => (None, None),
+        })
+    }
+
+    /// Loads the session the cookie names, the first time anything asks.
+    async fn ensure_loaded(&self, state: &mut State) -> Result<(), Error> {
+        if state.current.is_some() {
+            return Ok(());
+        }
+        let current = match std::mem::replace(&mut state.incoming, IncomingCookie::Absent) {
+            IncomingCookie::Absent => Current::New,
+            IncomingCookie::Duplicate => {
+                self.engine.emit(SecurityEvent::DuplicateCookie);
+                state.clear_stale = true;
+                Current::New
+            }
+            IncomingCookie::One(value) => {
+                let loaded = match &self.engine.codec {
+                    Codec::Server => self.load_server(&value).await?,
+                    Codec::Sealed(_) | Codec::Flask(_) => client::load(&self.engine, &value),
+                };
+                if matches!(loaded, Current::New) {
+                    state.clear_stale = true;
+                }
+                loaded
+            }
+        };
+        state.current = Some(current);
+        Ok(())
+    }
+
+    async fn load_server(&self, value: &str) -> Result<Current, Error> {
+        let engine = &self.engine;
+        let Some(id) = SessionId::parse(value) else {
+            engine.emit(SecurityEvent::UnknownId);
+            return Ok(Current::New);
+        };
+        let key = engine.hasher.key(&id);
+        let mut found = engine.store.load(&key).await?;
+        if found.is_none() {
+            // Written before a key rotation? Look under the older keys.
+            for old_key in engine.hasher.fallback_keys(&id) {
+                if let Some(old) = engine.store.load(&old_key).await? {
+                    found = Some(self.migrate(old, key).await?);
+                    break;
+                }
+            }
+        }
+        let Some(record) = found else {
+            engine.emit(SecurityEvent::UnknownId);
+            return Ok(Current::New);
+        };
+        let now = engine.now();
+        match record.end_reason_at(now) {
+            None => Ok(Current::Existing {
+                record: Box::new(record),
+            }),
+            Some(reason @ (EndReason::IdleExpired | EndReason::AbsoluteExpired))
+                if record.is_live() =>
+            {
+                engine.store.end(&record.key, reason, now, None).await?;
+                engine.emit(SecurityEvent::Expired {
+                    key: Some(record.key),
+                    reason,
+                });
+                Ok(Current::New)
+            }
+            Some(reason) => {
+                let event = if matches!(reason, EndReason::IdleExpired | EndReason::AbsoluteExpired)
+                {
+                    SecurityEvent::Expired {
+                        key: Some(record.key),
+                        reason,
+                    }
+                } else {
+                    SecurityEvent::RevokedReuse {
+                        key: record.key,
+                        reason,
+                    }
+                };
+                engine.emit(event);
+                Ok(Current::New)
+            }
+        }
+    }
+
+    /// Moves a record found under a retired ID-hash key to the current one.
+    async fn migrate(&self, old: Record, new_key: crate::id::StoreKey) -> Result<Record, Error> {
+        if !old.is_live() {
+            return Ok(old);
+        }
+        let mut moved = old.clone();
+        moved.key = new_key;
+        moved.version = 0;
+        if self.engine.store.create(&moved).await? {
+            self.engine
+                .store
+                .end(&old.key, EndReason::Cycled, self.engine.now(), None)
+                .await?;
+            Ok(moved)
+        } else {
+            // Another request moved it first.
+            Ok(self.engine.store.load(&new_key).await?.unwrap_or(old))
+        }
+    }
+
+    /// Saves what the request changed and says what the response must do with the cookie:
+    /// `Some(header)` is a `Set-Cookie` value to send. Called once, after the handler.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] (503), [`Error::Conflict`] or [`Error::SessionEnded`] (409),
+    /// [`Error::TooLarge`] when a cookie-held session outgrows a cookie. In every case nothing
+    /// of this request was saved; the caller must not report success.
+    pub async fn commit(&self) -> Result<Option<String>, Error> {
+        let mut state = self.state.lock().await;
+        if state.committed {
+            return Ok(None);
+        }
+        state.committed = true;
+        if state.current.is_none() {
+            // Never touched: no I/O, no crypto, no cookie.
+            return Ok(None);
+        }
+        let action = match &self.engine.codec {
+            Codec::Server => self.commit_server(&mut state).await?,
+            Codec::Sealed(_) | Codec::Flask(_) => client::commit(&self.engine, &mut state)?,
+        };
+        let cookie = &self.engine.config.cookie;
+        Ok(match action {
+            CookieAction::Keep if state.clear_stale => Some(cookie.clear_header()),
+            CookieAction::Keep => None,
+            CookieAction::Clear => Some(cookie.clear_header()),
+            CookieAction::Set(value) => {
+                let max_age = self.max_age(&state);
+                let header = cookie.set_header(&value, max_age);
+                if header.len() > MAX_SET_COOKIE_LEN {
+                    self.engine
+                        .emit(SecurityEvent::SizeLimit { len: header.len() });
+                    return Err(Error::TooLarge {
+                        len: header.len(),
+                        limit: MAX_SET_COOKIE_LEN,
+                    });
+                }
+                Some(header)
+            }
+        })
+    }
+
+    fn max_age(&self, state: &State) -> Option<i64> {
+        match &state.current {
+            Some(Current::Existing { record, .. }) => Some(
+                record
+                    .absolute_deadline
+                    .duration_since(self.engine.now())
+                    .as_secs(),
+            ),
+            _ => None,
+        }
+    }
+
+    async fn commit_server(&self, state: &mut State) -> Result<CookieAction, Error> {
+        let engine = &self.engine;
+        let now = engine.now();
+        if state.destroy {
+            if let Some(Current::Existing { record, .. }) = &state.current {
+                engine
+                    .store
+                    .end(&record.key, EndReason::Logout, now, None)
+                    .await?;
+                engine.emit(SecurityEvent::Ended {
+                    key: Some(record.key),
+                    reason: EndReason::Logout,
+                });
+            }
+            state.current = Some(Current::New);
+            return Ok(CookieAction::Clear);
+        }
+        let is_new = matches!(state.current, Some(Current::New));
+        if is_new {
+            if state.changes.is_empty() && state.login.is_none() {
+                return Ok(CookieAction::Keep);
+            }
+            let mut data = BTreeMap::new();
+            apply(&state.changes, &mut data);
+            self.create_record(state, data, state.login.clone()).await?;
+        } else if state.cycle {
+            self.cycle(state).await?;
+        } else if !state.changes.is_empty() {
+            self.write(state, None).await?;
+        }
+        if let Some(id) = &state.issued {
+            return Ok(CookieAction::Set(id.to_cookie_value()));
+        }
+        if is_new || !state.changes.is_empty() {
+            return Ok(CookieAction::Keep);
+        }
+        // Nothing written: move the idle deadline only when less than half the window is left.
+        if let Some(Current::Existing { record, .. }) = &state.current {
+            let idle = engine.config.idle_timeout;
+            let left = record.idle_deadline.duration_since(now);
+            if left < idle / 2 {
+                let deadline = idle_deadline(now, idle, record.absolute_deadline);
+                engine
+                    .store
+                    .touch_if_live(&record.key, now, deadline)
+                    .await?;
+            }
+        }
+        Ok(CookieAction::Keep)
+    }
+
+    /// Creates a fresh record (a new session, or the target of a cycle) under a new ID.
+    async fn create_record(
+        &self,
+        state: &mut State,
+        data: BTreeMap<String, serde_json::Value>,
+        user: Option<String>,
+    ) -> Result<SessionId, Error> {
+        let engine = &self.engine;
+        let now = engine.now();
+        let absolute = now + engine.config.absolute_timeout;
+        loop {
+            let id = SessionId::generate().map_err(|_| Error::Random)?;
+            let key = engine.hasher.key(&id);
+            let record = Record {
+                key,
+                version: 0,
+                state: RecordState::Live,
+                data: data.clone(),
+                user: user.clone(),
+                auth_time: user.as_ref().map(|_| now),
+                created: now,
+                last_seen: now,
+                idle_deadline: idle_deadline(now, engine.config.idle_timeout, absolute),
+                absolute_deadline: absolute,
+                user_agent: state.meta.user_agent(),
+                ip: state.meta.ip_prefix(),
+                expires_at: absolute,
+            };
+            // A collision of 256-bit random IDs does not happen; if the store says it did, draw
+            // again rather than overwrite.
+            if engine.store.create(&record).await? {
+                engine.emit(SecurityEvent::Created { key: Some(key) });
+                if let Some(user) = &user {
+                    engine.emit(SecurityEvent::Login {
+                        key: Some(key),
+                        user: user.clone(),
+                    });
+                }
+                state.changes.clear();
+                state.login = None;
+                state.issued = Some(id.clone());
+                state.current = Some(Current::Existing {
+                    record: Box::new(record),
+                });
+                return Ok(id);
+            }
+        }
+    }
+
+    /// New ID, same data (plus this request's changes); the old record becomes a tombstone,
+    /// but only if nobody wrote to it since it was loaded (otherwise their write is folded in
+    /// first).
+    async fn cycle(&self, state: &mut State) -> Result<SessionId, Error> {
+        let engine = &self.engine;
+        for attempt in 0..=engine.config.max_retries {
+            let Some(Current::Existing { record: old, .. }) = &state.current else {
+                return Err(Error::SessionEnded);
+            };
+            let old = old.clone();
+            let mut data = old.data.clone();
+            apply(&state.changes, &mut data);
+            let (user, fresh_login) = match &state.login {
+                Some(u) => (Some(u.clone()), true),
+                None => (old.user.clone(), false),
+            };
+            let changes = std::mem::take(&mut state.changes);
+            let login = state.login.clone();
+            let id = self.create_record(state, data, user).await?;
+            let Some(Current::Existing { record: new, .. }) = &mut state.current else {
+                return Err(Error::Unreachable("a created record is current"));
+            };
+            if !fresh_login {
+                // A plain cycle keeps the session's age and sign-in; only sign-in restarts them.
+                new.created = old.created;
+                new.auth_time = old.auth_time;
+                new.absolute_deadline = old.absolute_deadline;
+                new.expires_at = old.absolute_deadline;
+                new.idle_deadline = new.idle_deadline.min(old.absolute_deadline);
+                new.version = 1;
+                if !engine.store.save_if(new, 0).await? {
+                    return Err(Error::Conflict);
+                }
+            }
+            let new_key = new.key;
+            if engine
+                .store
+                .end(&old.key, EndReason::Cycled, engine.now(), Some(old.version))
+                .await?
+            {
+                engine.emit(SecurityEvent::IdCycled {
+                    from: old.key,
+                    to: new_key,
+                });
+                state.cycle = false;
+                state.login = None;
+                return Ok(id);
+            }
+            // Someone wrote to the old session meanwhile: drop the copy, reload, try again.
+            engine
+                .store
+                .end(&new_key, EndReason::Cycled, engine.now(), None)
+                .await?;
+            state.changes = changes;
+            state.login = login;
+            state.issued = None;
+            match engine.store.load(&old.key).await? {
+                Some(fresh) if fresh.end_reason_at(engine.now()).is_none() => {
+                    state.current = Some(Current::Existing {
+                        record: Box::new(fresh),
+                    });
+                }
+                _ => return Err(Error::SessionEnded),
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Conflict)
+    }
+
+    /// Compare-and-set of the change set (and an optional update) onto the current record,
+    /// replayed on the fresh record after every lost race. Returns the updated key's saved
+    /// value.
+    async fn write(
+        &self,
+        state: &mut State,
+        update: Option<Update<'_>>,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let engine = &self.engine;
+        if matches!(state.current, Some(Current::New)) {
+            // A new session: the update starts from nothing.
+            let mut data = BTreeMap::new();
+            apply(&state.changes, &mut data);
+            let saved = match update {
+                Some((key, f)) => Some((key, f(data.remove(key))?)),
+                None => None,
+            };
+            if matches!(engine.codec, Codec::Server) {
+                if let Some((key, value)) = &saved {
+                    data.insert((*key).to_owned(), value.clone());
+                }
+                self.create_record(state, data, state.login.clone()).await?;
+                state.cycle = false;
+            } else if let Some((key, value)) = &saved {
+                // Client modes: the cookie written at commit carries it.
+                state
+                    .changes
+                    .push(Change::Set((*key).to_owned(), value.clone()));
+            }
+            return Ok(saved.map(|(_, value)| value));
+        }
+        if !matches!(engine.codec, Codec::Server) {
+            // Client modes have no store to race with: the cookie carries the result.
+            return client::write_in_memory(state, update);
+        }
+        for attempt in 0..=engine.config.max_retries {
+            let Some(Current::Existing { record, .. }) = &state.current else {
+                return Err(Error::SessionEnded);
+            };
+            let now = engine.now();
+            let mut next = record.clone();
+            apply(&state.changes, &mut next.data);
+            let saved = match update {
+                Some((key, f)) => {
+                    let value = f(next.data.remove(key))?;
+                    next.data.insert(key.to_owned(), value.clone());
+                    Some(value)
+                }
+                None => None,
+            };
+            next.version = record.version + 1;
+            next.last_seen = now;
+            next.idle_deadline =
+                idle_deadline(now, engine.config.idle_timeout, record.absolute_deadline);
+            if engine.store.save_if(&next, record.version).await? {
+                state.changes.clear();
+                if let Some(Current::Existing { record, .. }) = &mut state.current {
+                    **record = *next;
+                }
+                return Ok(saved);
+            }
+            // Lost a race: reload; replay on the fresh record unless the session is over.
+            let key = record.key;
+            match engine.store.load(&key).await? {
+                Some(fresh) if fresh.end_reason_at(engine.now()).is_none() => {
+                    if let Some(Current::Existing { record, .. }) = &mut state.current {
+                        **record = fresh;
+                    }
+                }
+                _ => {
+                    state.changes.clear();
+                    state.current = Some(Current::New);
+                    state.clear_stale = true;
+                    return Err(Error::SessionEnded);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Conflict)
+    }
+}
+
+/// The session as the handler sees it: the loaded data with this request's changes applied.
+fn view(state: &State) -> BTreeMap<String, serde_json::Value> {
+    let mut data = match &state.current {
+        Some(Current::Existing { record, .. }) if !state.destroy => record.data.clone(),
+        _ => BTreeMap::new(),
+    };
+    apply(&state.changes, &mut data);
+    data
+}
+
+pub(crate) fn idle_deadline(
+    now: Timestamp,
+    idle: SignedDuration,
+    absolute: Timestamp,
+) -> Timestamp {
+    (now + idle).min(absolute)
+}
+
+pub(crate) fn apply_changes(changes: &[Change], data: &mut BTreeMap<String, serde_json::Value>) {
+    apply(changes, data);
+}
+
+/// A short, jittered pause between retries, growing with each attempt, so that racing requests
+/// spread out instead of colliding again.
+async fn backoff(attempt: u32) {
+    let mut jitter = [0u8; 2];
+    let _ = getrandom::fill(&mut jitter);
+    let max_micros = 50u64 << attempt.min(8);
+    let micros = u64::from(u16::from_le_bytes(jitter)) % max_micros.max(1);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}

@@ -1,0 +1,361 @@
+//! The engine shared by all requests: store, keys, clock, configuration, events.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::config::SessionConfig;
+use super::cookie::IncomingCookie;
+use super::handle::Session;
+use crate::clock::{Clock, SystemClock};
+use crate::events::{EndReason, EventSink, SecurityEvent, emit};
+use crate::flask::FlaskCodec;
+use crate::id::{IdHasher, StoreKey};
+use crate::sealed::SealedCodec;
+use crate::store::{Record, SessionStore};
+use crate::{Error, Keyring};
+
+/// Where session state lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieMode {
+    /// The cookie holds a random ID; the session lives in the store (the default, and the only
+    /// mode that can revoke a session before it expires).
+    Server,
+    /// The cookie holds the whole session, encrypted (XChaCha20-Poly1305). No store.
+    Sealed,
+    /// The cookie is a Flask session cookie, signed but readable, to share sessions with a
+    /// Flask application using the same secret key. No store.
+    Flask,
+}
+
+impl CookieMode {
+    /// `server`, `sealed` or `flask`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Server => "server",
+            Self::Sealed => "sealed",
+            Self::Flask => "flask",
+        }
+    }
+}
+
+pub(crate) enum Codec {
+    Server,
+    Sealed(SealedCodec),
+    Flask(FlaskCodec),
+}
+
+pub(crate) struct Engine {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) hasher: IdHasher,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: SessionConfig,
+    pub(crate) events: Option<Arc<dyn EventSink>>,
+    pub(crate) codec: Codec,
+}
+
+impl Engine {
+    pub(crate) fn emit(&self, event: SecurityEvent) {
+        emit(self.events.as_ref(), event);
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Facts about the request that the session records for the devices list and anomaly checks.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// The client's address; only its network prefix is stored.
+    pub ip: Option<IpAddr>,
+}
+
+impl RequestMeta {
+    /// The stored form of the address: the /24 of IPv4, the /48 of IPv6.
+    pub(crate) fn ip_prefix(&self) -> Option<String> {
+        self.ip.map(|ip| match ip {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.0/24")
+            }
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        })
+    }
+
+    /// The user agent, cut to a length that cannot bloat a record.
+    pub(crate) fn user_agent(&self) -> Option<String> {
+        self.user_agent
+            .as_ref()
+            .map(|ua| ua.chars().take(256).collect())
+    }
+}
+
+/// One of a user's sessions, as the devices list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SessionInfo {
+    /// An opaque handle for revoking it: the store key, which is not usable as a cookie.
+    pub handle: String,
+    /// When it began.
+    pub created: Timestamp,
+    /// Its last request.
+    pub last_seen: Timestamp,
+    /// The browser that created it.
+    pub user_agent: Option<String>,
+    /// The network it came from.
+    pub ip: Option<String>,
+    /// True for the session asking.
+    pub current: bool,
+}
+
+impl SessionInfo {
+    pub(crate) fn from_record(record: &Record, current: Option<&StoreKey>) -> Self {
+        Self {
+            handle: record.key.to_hex(),
+            created: record.created,
+            last_seen: record.last_seen,
+            user_agent: record.user_agent.clone(),
+            ip: record.ip.clone(),
+            current: current.is_some_and(|c| c.ct_eq(&record.key)),
+        }
+    }
+}
+
+/// The session engine of an application: build one at start-up, then make a [`Session`] per
+/// request with [`SessionManager::session`]. Cheap to clone.
+#[derive(Clone)]
+pub struct SessionManager {
+    pub(crate) engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("mode", &self.mode())
+            .field("config", &self.engine.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`SessionManager`].
+pub struct SessionManagerBuilder {
+    keyring: Keyring,
+    store: Option<Arc<dyn SessionStore>>,
+    mode: CookieMode,
+    clock: Arc<dyn Clock>,
+    config: SessionConfig,
+    events: Option<Arc<dyn EventSink>>,
+}
+
+impl SessionManagerBuilder {
+    /// Server-side sessions in `store` (the default mode).
+    pub fn with_store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Server-side sessions in a shared store.
+    pub fn with_shared_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Where session state lives; see [`CookieMode`].
+    pub fn with_mode(mut self, mode: CookieMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// A clock other than the system's, for tests.
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Timeouts, retries and cookie settings.
+    pub fn with_config(mut self, config: SessionConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Receives every security event (after it is logged).
+    pub fn with_event_sink(mut self, sink: impl EventSink) -> Self {
+        self.events = Some(Arc::new(sink));
+        self
+    }
+
+    /// The manager.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unrepresentable`] when server mode has no store.
+    pub fn build(self) -> Result<SessionManager, Error> {
+        let codec = match self.mode {
+            CookieMode::Server => Codec::Server,
+            CookieMode::Sealed => Codec::Sealed(SealedCodec::new(&self.keyring)),
+            CookieMode::Flask => Codec::Flask(
+                FlaskCodec::new(self.keyring.clone())
+                    .with_max_age(Some(self.config.absolute_timeout.as_secs().max(0) as u64)),
+            ),
+        };
+        let store: Arc<dyn SessionStore> = match (self.mode, self.store) {
+            (_, Some(store)) => store,
+            (CookieMode::Server, None) => {
+                return Err(Error::Unrepresentable("server mode needs a session store"));
+            }
+            // Client modes never touch the store; an empty one keeps the engine uniform.
+            (_, None) => Arc::new(crate::store::MemoryStore::new()),
+        };
+        Ok(SessionManager {
+            engine: Arc::new(Engine {
+                store,
+                hasher: IdHasher::new(&self.keyring),
+                clock: self.clock,
+                config: self.config,
+                events: self.events,
+                codec,
+            }),
+        })
+    }
+}
+
+impl SessionManager {
+    /// Starts building a manager whose keys come from `keyring`.
+    pub fn builder(keyring: Keyring) -> SessionManagerBuilder {
+        SessionManagerBuilder {
+            keyring,
+            store: None,
+            mode: CookieMode::Server,
+            clock: Arc::new(SystemClock),
+            config: SessionConfig::default(),
+            events: None,
+        }
+    }
+
+    /// The session of one request. Nothing is loaded or decrypted until the handler first
+    /// touches it.
+    pub fn session(&self, incoming: IncomingCookie, meta: RequestMeta) -> Session {
+        Session::new(Arc::clone(&self.engine), incoming, meta)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.engine.config
+    }
+
+    /// Where session state lives.
+    pub fn mode(&self) -> CookieMode {
+        match self.engine.codec {
+            Codec::Server => CookieMode::Server,
+            Codec::Sealed(_) => CookieMode::Sealed,
+            Codec::Flask(_) => CookieMode::Flask,
+        }
+    }
+
+    /// A user's live sessions (server mode), most recent first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn sessions_for_user(&self, user: &str) -> Result<Vec<SessionInfo>, Error> {
+        list_user_sessions(&self.engine, user, None).await
+    }
+
+    /// Ends the session with this handle, whoever owns it (an administrator's action).
+    /// `Ok(false)` when there is no such live session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn revoke(&self, handle: &str) -> Result<bool, Error> {
+        let Some(key) = StoreKey::from_hex(handle) else {
+            return Ok(false);
+        };
+        revoke_key(&self.engine, &key).await
+    }
+
+    /// Ends every session of `user` except the one with handle `except`; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn revoke_all_for_user(
+        &self,
+        user: &str,
+        except: Option<&str>,
+    ) -> Result<u64, Error> {
+        let except = except.and_then(StoreKey::from_hex);
+        revoke_user(&self.engine, user, except.as_ref()).await
+    }
+
+    /// Runs the store's sweeper every `every` on the Tokio runtime, removing records past their
+    /// retention. Stores with their own expiry do nothing on a sweep.
+    pub fn spawn_sweeper(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let engine = Arc::clone(&self.engine);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                ticker.tick().await;
+                if let Err(err) = engine.store.sweep(engine.now()).await {
+                    tracing::warn!(target: "sessionvault", error = %err, "session sweep failed");
+                }
+            }
+        })
+    }
+}
+
+pub(crate) async fn list_user_sessions(
+    engine: &Engine,
+    user: &str,
+    current: Option<&StoreKey>,
+) -> Result<Vec<SessionInfo>, Error> {
+    let now = engine.now();
+    let mut sessions: Vec<SessionInfo> = engine
+        .store
+        .sessions_for_user(user)
+        .await?
+        .iter()
+        .filter(|r| r.end_reason_at(now).is_none() && r.user.as_deref() == Some(user))
+        .map(|r| SessionInfo::from_record(r, current))
+        .collect();
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
+    Ok(sessions)
+}
+
+pub(crate) async fn revoke_key(engine: &Engine, key: &StoreKey) -> Result<bool, Error> {
+    let ended = engine
+        .store
+        .end(key, EndReason::Revoked, engine.now(), None)
+        .await?;
+    if ended {
+        engine.emit(SecurityEvent::Ended {
+            key: Some(*key),
+            reason: EndReason::Revoked,
+        });
+    }
+    Ok(ended)
+}
+
+pub(crate) async fn revoke_user(
+    engine: &Engine,
+    user: &str,
+    except: Option<&StoreKey>,
+) -> Result<u64, Error> {
+    let mut count = 0;
+    for record in engine.store.sessions_for_user(user).await? {
+        if except.is_some_and(|e| e.ct_eq(&record.key)) {
+            continue;
+        }
+        if revoke_key(engine, &record.key).await? {
+            count += 1;
+        }
+    }
+    Ok(count)
+}

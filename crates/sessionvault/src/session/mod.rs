@@ -1,0 +1,12 @@
+//! Sessions: the per-request [`Session`] handle and the [`SessionManager`] behind it.
+
+mod client;
+mod config;
+mod cookie;
+mod handle;
+mod manager;
+
+pub use config::SessionConfig;
+pub use cookie::{CookieConfig, IncomingCookie, MAX_SET_COOKIE_LEN, SameSite, find_cookie};
+pub use handle::{Deadlines, Session};
+pub use manager::{CookieMode, RequestMeta, SessionInfo, SessionManager, SessionManagerBuilder};

@@ -1,0 +1,173 @@
+//! Where server-side sessions live: one small async trait that every store implements, and the
+//! record it stores.
+//!
+//! The trait is shaped by what the engine needs to keep its guarantees (see the crate docs):
+//! compare-and-set saves, creation that never overwrites, tombstones that outlive the session,
+//! and a per-user index. Every store runs the same conformance tests.
+
+mod memory;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::events::EndReason;
+use crate::id::StoreKey;
+
+pub use memory::MemoryStore;
+
+/// A store failure: the server is down, timed out, or answered something unreadable. The engine
+/// turns it into a 503, never into "no session" or "saved".
+#[derive(Debug, thiserror::Error)]
+#[error("session store: {0}")]
+pub struct StoreError(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+impl StoreError {
+    /// Wraps the store's own error, keeping it as the source.
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(error.into())
+    }
+}
+
+/// Whether a record is a live session or the tombstone of one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RecordState {
+    /// In use.
+    Live,
+    /// Ended; kept so that a reuse of its ID is recognised and reported, and so that no
+    /// request still in flight can bring it back.
+    Ended {
+        /// Why.
+        reason: EndReason,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+/// One session as a store keeps it. Holds no raw ID.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The keyed hash of the session ID.
+    pub key: StoreKey,
+    /// Bumped on every write; saves are compare-and-set on it.
+    pub version: u64,
+    /// Live or ended.
+    #[serde(flatten)]
+    pub state: RecordState,
+    /// The application's data.
+    pub data: BTreeMap<String, serde_json::Value>,
+    /// The signed-in user, if any.
+    pub user: Option<String>,
+    /// When the user last authenticated.
+    pub auth_time: Option<Timestamp>,
+    /// When the session began.
+    pub created: Timestamp,
+    /// The last request that touched it.
+    pub last_seen: Timestamp,
+    /// It ends if no request comes before this.
+    pub idle_deadline: Timestamp,
+    /// It ends at this time whatever happens.
+    pub absolute_deadline: Timestamp,
+    /// The browser's User-Agent at sign-in or creation, for the devices list.
+    pub user_agent: Option<String>,
+    /// The client address at sign-in or creation (network prefix only).
+    pub ip: Option<String>,
+    /// When the store may forget the record. For a tombstone, the ended session's absolute
+    /// deadline, so any reuse within its possible lifetime is still recognised.
+    pub expires_at: Timestamp,
+}
+
+impl Record {
+    /// True for a session in use (not a tombstone).
+    pub fn is_live(&self) -> bool {
+        self.state == RecordState::Live
+    }
+
+    /// Why it is over at `now`, if it is: ended, idle or past its absolute lifetime.
+    pub fn end_reason_at(&self, now: Timestamp) -> Option<EndReason> {
+        match &self.state {
+            RecordState::Ended { reason, .. } => Some(*reason),
+            RecordState::Live if now >= self.absolute_deadline => Some(EndReason::AbsoluteExpired),
+            RecordState::Live if now >= self.idle_deadline => Some(EndReason::IdleExpired),
+            RecordState::Live => None,
+        }
+    }
+
+    /// This record turned into a tombstone: data dropped, version bumped.
+    pub fn into_tombstone(mut self, reason: EndReason, at: Timestamp) -> Self {
+        self.version += 1;
+        self.state = RecordState::Ended { reason, at };
+        self.data.clear();
+        self.expires_at = self.expires_at.max(self.absolute_deadline).max(at);
+        self
+    }
+}
+
+/// Storage for server-side sessions.
+///
+/// Every method is one atomic operation on the backing store. Implementations must keep these
+/// rules, which the conformance tests check:
+///
+/// - `create` never overwrites: it fails when the key exists, live or tombstone.
+/// - `save_if` writes only when the stored record is live and has exactly `expected_version`.
+/// - `touch_if_live` and `end` never bring a tombstone back to life.
+/// - Nothing is reported as written unless it was.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// The record under `key`, live or tombstone, or `None`.
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError>;
+
+    /// Stores a new record. `Ok(false)` when the key is taken.
+    async fn create(&self, record: &Record) -> Result<bool, StoreError>;
+
+    /// Replaces the record if the stored one is live and at `expected_version`. `Ok(false)` on
+    /// any mismatch (someone else wrote, it ended, or it is gone).
+    async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError>;
+
+    /// Moves a live record's idle deadline without a version bump. `Ok(false)` when it is not
+    /// live.
+    async fn touch_if_live(
+        &self,
+        key: &StoreKey,
+        last_seen: Timestamp,
+        idle_deadline: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Turns the record into a tombstone (see [`Record::into_tombstone`]), if it is live and,
+    /// when `expected_version` is given, at that version. `Ok(false)` otherwise.
+    async fn end(
+        &self,
+        key: &StoreKey,
+        reason: EndReason,
+        at: Timestamp,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError>;
+
+    /// The live sessions of a user. May include sessions that have just expired; the engine
+    /// filters by deadline.
+    async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError>;
+
+    /// Deletes records the store may forget at `now`; returns how many. Stores with their own
+    /// expiry (Redis TTLs) do nothing.
+    async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let _ = now;
+        Ok(0)
+    }
+}
+
+impl Serialize for StoreKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for StoreKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::from_hex(&text)
+            .ok_or_else(|| serde::de::Error::custom("store key is not 64 hex digits"))
+    }
+}

@@ -1,0 +1,514 @@
+//! The session engine through its framework-free API: fixation, strict mode, expiry, touch
+//! throttling, concurrency, tombstones, store failure, laziness, the user index.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use sessionvault::session::{IncomingCookie, find_cookie};
+use sessionvault::store::{MemoryStore, Record, SessionStore, StoreError};
+use sessionvault::{
+    EndReason, Error, EventSink, Keyring, ManualClock, RequestMeta, SecurityEvent, Session,
+    SessionConfig, SessionManager,
+};
+
+/// Counts store calls and can be switched to fail.
+#[derive(Clone, Default)]
+struct TestStore {
+    inner: MemoryStore,
+    calls: Arc<AtomicUsize>,
+    writes: Arc<AtomicUsize>,
+    down: Arc<AtomicBool>,
+}
+
+impl TestStore {
+    fn check(&self, write: bool) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if write {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::new("connection refused"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for TestStore {
+    async fn load(&self, key: &sessionvault::id::StoreKey) -> Result<Option<Record>, StoreError> {
+        self.check(false)?;
+        self.inner.load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<bool, StoreError> {
+        self.check(true)?;
+        self.inner.create(record).await
+    }
+    async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
+        self.check(true)?;
+        // Yield so that concurrent requests really interleave between load and save.
+        tokio::task::yield_now().await;
+        self.inner.save_if(record, expected).await
+    }
+    async fn touch_if_live(
+        &self,
+        key: &sessionvault::id::StoreKey,
+        last_seen: Timestamp,
+        idle: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.check(true)?;
+        self.inner.touch_if_live(key, last_seen, idle).await
+    }
+    async fn end(
+        &self,
+        key: &sessionvault::id::StoreKey,
+        reason: EndReason,
+        at: Timestamp,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.check(true)?;
+        self.inner.end(key, reason, at, expected).await
+    }
+    async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
+        self.check(false)?;
+        self.inner.sessions_for_user(user).await
+    }
+}
+
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<SecurityEvent>>>);
+
+impl EventSink for Events {
+    fn on_event(&self, event: &SecurityEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+impl Events {
+    fn names(&self) -> Vec<&'static str> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(SecurityEvent::name)
+            .collect()
+    }
+    fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+struct Harness {
+    manager: SessionManager,
+    store: TestStore,
+    clock: ManualClock,
+    events: Events,
+}
+
+fn harness() -> Harness {
+    let store = TestStore::default();
+    let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+    let events = Events::default();
+    let manager = SessionManager::builder(Keyring::generate().unwrap())
+        .with_store(store.clone())
+        .with_clock(clock.clone())
+        .with_event_sink(events.clone())
+        .with_config(SessionConfig::default().with_max_retries(64))
+        .build()
+        .unwrap();
+    Harness {
+        manager,
+        store,
+        clock,
+        events,
+    }
+}
+
+impl Harness {
+    fn request(&self, cookie: Option<&str>) -> Session {
+        let incoming = match cookie {
+            Some(v) => IncomingCookie::One(v.to_owned()),
+            None => IncomingCookie::Absent,
+        };
+        self.manager.session(incoming, RequestMeta::default())
+    }
+}
+
+/// The cookie value out of a Set-Cookie header.
+fn value_of(set_cookie: &str) -> String {
+    let first = set_cookie.split(';').next().unwrap();
+    first.split_once('=').unwrap().1.to_owned()
+}
+
+async fn new_session(h: &Harness) -> String {
+    let s = h.request(None);
+    s.insert("hello", "world").await.unwrap();
+    value_of(
+        &s.commit()
+            .await
+            .unwrap()
+            .expect("a new session sets a cookie"),
+    )
+}
+
+#[tokio::test]
+async fn untouched_sessions_cost_no_store_io_and_set_no_cookie() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    let before = h.store.calls.load(Ordering::SeqCst);
+    let s = h.request(Some(&cookie));
+    assert_eq!(s.commit().await.unwrap(), None);
+    assert_eq!(
+        h.store.calls.load(Ordering::SeqCst),
+        before,
+        "no store call"
+    );
+    // Reading an empty anonymous session creates nothing either.
+    let anon = h.request(None);
+    assert_eq!(anon.get::<String>("x").await.unwrap(), None);
+    assert_eq!(anon.commit().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn login_cycles_the_id_and_the_old_one_is_dead() {
+    let h = harness();
+    let before = new_session(&h).await;
+    let s = h.request(Some(&before));
+    s.login("alice").await.unwrap();
+    let after = value_of(&s.commit().await.unwrap().unwrap());
+    assert_ne!(before, after, "fixation defence: a new ID on login");
+
+    let new = h.request(Some(&after));
+    assert_eq!(new.user().await.unwrap().as_deref(), Some("alice"));
+    assert_eq!(
+        new.get::<String>("hello").await.unwrap().as_deref(),
+        Some("world")
+    );
+    assert_eq!(new.auth_age().await.unwrap(), Some(SignedDuration::ZERO));
+
+    h.events.clear();
+    let old = h.request(Some(&before));
+    assert_eq!(old.user().await.unwrap(), None, "the pre-login ID is dead");
+    assert_eq!(old.get::<String>("hello").await.unwrap(), None);
+    assert!(h.events.names().contains(&"revoked_reuse"));
+    let cleared = old.commit().await.unwrap().unwrap();
+    assert!(
+        cleared.contains("Max-Age=0"),
+        "a dead cookie is cleared: {cleared}"
+    );
+}
+
+#[tokio::test]
+async fn strict_mode_never_adopts_an_unknown_id() {
+    let h = harness();
+    let planted = sessionvault::id::SessionId::generate()
+        .unwrap()
+        .to_cookie_value();
+    let s = h.request(Some(&planted));
+    assert_eq!(s.len().await.unwrap(), 0);
+    s.insert("k", 1).await.unwrap();
+    let issued = value_of(&s.commit().await.unwrap().unwrap());
+    assert_ne!(issued, planted, "the attacker's ID is never used");
+    assert!(h.events.names().contains(&"unknown_id"));
+    // Not even a malformed value is looked up.
+    let s = h.request(Some("not-an-id"));
+    assert_eq!(s.len().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn idle_and_absolute_expiry_follow_the_clock() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    h.clock.advance(SignedDuration::from_mins(29));
+    assert_eq!(
+        h.request(Some(&cookie)).len().await.unwrap(),
+        1,
+        "29 idle minutes: alive"
+    );
+    // That request was a read within the first half of the window: no touch, so the idle
+    // deadline is still 30 minutes after creation.
+    h.clock.advance(SignedDuration::from_mins(2));
+    h.events.clear();
+    let s = h.request(Some(&cookie));
+    assert_eq!(s.len().await.unwrap(), 0, "31 idle minutes: expired");
+    assert_eq!(h.events.names(), ["expired"]);
+
+    // Absolute: active every 20 minutes, still ends at 12 hours.
+    let cookie = new_session(&h).await;
+    for _ in 0..35 {
+        h.clock.advance(SignedDuration::from_mins(20));
+        let s = h.request(Some(&cookie));
+        assert_eq!(s.len().await.unwrap(), 1);
+        s.commit().await.unwrap();
+    }
+    h.clock.advance(SignedDuration::from_mins(20)); // 12 hours
+    assert_eq!(
+        h.request(Some(&cookie)).len().await.unwrap(),
+        0,
+        "absolute lifetime over"
+    );
+}
+
+#[tokio::test]
+async fn idle_deadline_moves_once_per_half_window() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    let writes = || h.store.writes.load(Ordering::SeqCst);
+    let start = writes();
+    for _ in 0..14 {
+        h.clock.advance(SignedDuration::from_mins(1));
+        let s = h.request(Some(&cookie));
+        s.len().await.unwrap();
+        s.commit().await.unwrap();
+    }
+    assert_eq!(
+        writes(),
+        start,
+        "14 reads in the first half window: no write"
+    );
+    h.clock.advance(SignedDuration::from_mins(2)); // 16 minutes: less than half left
+    let s = h.request(Some(&cookie));
+    s.len().await.unwrap();
+    s.commit().await.unwrap();
+    assert_eq!(writes(), start + 1, "one touch");
+    // Touched at 16 minutes: alive until 46.
+    h.clock.advance(SignedDuration::from_mins(29));
+    assert_eq!(h.request(Some(&cookie)).len().await.unwrap(), 1);
+
+    // A 2-second window works too.
+    let short = SessionManager::builder(Keyring::generate().unwrap())
+        .with_store(MemoryStore::new())
+        .with_clock(h.clock.clone())
+        .with_config(SessionConfig::default().with_idle_timeout(SignedDuration::from_secs(2)))
+        .build()
+        .unwrap();
+    let s = short.session(IncomingCookie::Absent, RequestMeta::default());
+    s.insert("a", 1).await.unwrap();
+    let c = value_of(&s.commit().await.unwrap().unwrap());
+    for _ in 0..10 {
+        h.clock.advance(SignedDuration::from_millis(1500));
+        let s = short.session(IncomingCookie::One(c.clone()), RequestMeta::default());
+        assert_eq!(
+            s.len().await.unwrap(),
+            1,
+            "kept alive by requests every 1.5 s"
+        );
+        s.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_replay_is_refused() {
+    let h = harness();
+    let anon = new_session(&h).await;
+    let s = h.request(Some(&anon));
+    s.login("bob").await.unwrap();
+    let cookie = value_of(&s.commit().await.unwrap().unwrap());
+    let s = h.request(Some(&cookie));
+    s.logout().await.unwrap();
+    let header = s.commit().await.unwrap().unwrap();
+    assert!(header.contains("Max-Age=0"));
+    h.events.clear();
+    let replay = h.request(Some(&cookie));
+    assert_eq!(replay.user().await.unwrap(), None);
+    assert!(h.events.names().contains(&"revoked_reuse"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_to_different_keys_are_all_kept() {
+    let h = Arc::new(harness());
+    let cookie = new_session(&h).await;
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let h = Arc::clone(&h);
+            let cookie = cookie.clone();
+            tokio::spawn(async move {
+                let s = h.request(Some(&cookie));
+                s.insert(&format!("key{i}"), i).await.unwrap();
+                s.commit().await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let s = h.request(Some(&cookie));
+    assert_eq!(s.len().await.unwrap(), 65);
+    for i in 0..64 {
+        assert_eq!(s.get::<i32>(&format!("key{i}")).await.unwrap(), Some(i));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_increments_are_never_lost() {
+    let h = Arc::new(harness());
+    let cookie = new_session(&h).await;
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let h = Arc::clone(&h);
+            let cookie = cookie.clone();
+            tokio::spawn(async move {
+                let mut ok = 0;
+                for _ in 0..10 {
+                    let s = h.request(Some(&cookie));
+                    match s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await {
+                        Ok(_) => ok += 1,
+                        Err(e) => assert!(e.is_conflict(), "{e}"),
+                    }
+                    s.commit().await.unwrap();
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for t in tasks {
+        succeeded += t.await.unwrap();
+    }
+    let n: i64 = h.request(Some(&cookie)).get("n").await.unwrap().unwrap();
+    assert_eq!(
+        n, succeeded,
+        "every increment reported as done is in the store"
+    );
+    assert!(
+        succeeded >= 600,
+        "retries absorb almost every race: {succeeded}/640"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logout_racing_in_flight_writes_stays_logged_out() {
+    for _ in 0..20 {
+        let h = Arc::new(harness());
+        let anon = new_session(&h).await;
+        let s = h.request(Some(&anon));
+        s.login("carol").await.unwrap();
+        let cookie = value_of(&s.commit().await.unwrap().unwrap());
+        // Writers load the session first, as requests already in flight would have.
+        let writers: Vec<Session> = (0..16).map(|_| h.request(Some(&cookie))).collect();
+        for w in &writers {
+            w.len().await.unwrap();
+        }
+        let logout = h.request(Some(&cookie));
+        logout.logout().await.unwrap();
+        let mut tasks = Vec::new();
+        for (i, w) in writers.into_iter().enumerate() {
+            tasks.push(tokio::spawn(async move {
+                w.insert("late", i).await.unwrap();
+                let _ = w.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await;
+                w.commit().await
+            }));
+        }
+        logout.commit().await.unwrap();
+        for t in tasks {
+            if let Err(e) = t.await.unwrap() {
+                assert!(matches!(e, Error::SessionEnded | Error::Conflict), "{e}");
+            }
+        }
+        let after = h.request(Some(&cookie));
+        assert_eq!(after.user().await.unwrap(), None, "logout stuck");
+        assert_eq!(after.len().await.unwrap(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_an_error_never_an_empty_session() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    h.store.down.store(true, Ordering::SeqCst);
+    let s = h.request(Some(&cookie));
+    assert!(s.get::<String>("hello").await.unwrap_err().is_store());
+    let fresh = h.request(None);
+    fresh.insert("a", 1).await.unwrap();
+    assert!(
+        fresh.commit().await.unwrap_err().is_store(),
+        "a failed save is an error"
+    );
+    h.store.down.store(false, Ordering::SeqCst);
+    assert_eq!(h.request(Some(&cookie)).len().await.unwrap(), 1, "recovers");
+}
+
+#[tokio::test]
+async fn duplicate_cookies_are_refused() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    let header = format!("__Host-session={cookie}; __Host-session={cookie}");
+    let incoming = find_cookie([header.as_bytes()], "__Host-session");
+    assert_eq!(incoming, IncomingCookie::Duplicate);
+    let s = h.manager.session(incoming, RequestMeta::default());
+    assert_eq!(s.len().await.unwrap(), 0);
+    assert!(h.events.names().contains(&"duplicate_cookie"));
+}
+
+#[tokio::test]
+async fn users_see_and_end_their_sessions() {
+    let h = harness();
+    let mut cookies = Vec::new();
+    for agent in ["Firefox", "Chrome", "Safari"] {
+        let s = h.manager.session(
+            IncomingCookie::Absent,
+            RequestMeta {
+                user_agent: Some(agent.into()),
+                ip: Some("203.0.113.9".parse().unwrap()),
+            },
+        );
+        s.login("dave").await.unwrap();
+        cookies.push(value_of(&s.commit().await.unwrap().unwrap()));
+    }
+    let me = h.request(Some(&cookies[0]));
+    let devices = me.devices().await.unwrap();
+    assert_eq!(devices.len(), 3);
+    assert_eq!(devices.iter().filter(|d| d.current).count(), 1);
+    assert!(
+        devices
+            .iter()
+            .all(|d| d.ip.as_deref() == Some("203.0.113.0/24"))
+    );
+    // A handle is no cookie.
+    assert!(devices.iter().all(|d| !cookies.contains(&d.handle)));
+
+    let other = devices.iter().find(|d| !d.current).unwrap();
+    assert!(me.revoke_device(&other.handle).await.unwrap());
+    assert_eq!(me.devices().await.unwrap().len(), 2);
+    assert_eq!(me.revoke_others().await.unwrap(), 1);
+    assert_eq!(me.devices().await.unwrap().len(), 1);
+    for c in &cookies[1..] {
+        assert_eq!(h.request(Some(c)).user().await.unwrap(), None);
+    }
+    assert_eq!(
+        h.request(Some(&cookies[0]))
+            .user()
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("dave")
+    );
+    // An administrator ends everything.
+    assert_eq!(
+        h.manager.revoke_all_for_user("dave", None).await.unwrap(),
+        1
+    );
+    assert_eq!(h.request(Some(&cookies[0])).user().await.unwrap(), None);
+    // Nobody can end someone else's session through their own.
+    let eve = h.request(None);
+    eve.login("eve").await.unwrap();
+    eve.commit().await.unwrap();
+    assert!(!eve.revoke_device(&devices[0].handle).await.unwrap());
+}
+
+#[tokio::test]
+async fn store_keys_are_hashes_not_ids() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    let s = h.request(Some(&cookie));
+    s.login("frank").await.unwrap();
+    let cookie = value_of(&s.commit().await.unwrap().unwrap());
+    let records = h.store.inner.sessions_for_user("frank").await.unwrap();
+    let dump = serde_json::to_string(&records).unwrap();
+    assert!(!dump.contains(&cookie), "the raw ID is not in the store");
+    let raw_hex = hex::encode(
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cookie).unwrap(),
+    );
+    assert!(!dump.contains(&raw_hex));
+}
