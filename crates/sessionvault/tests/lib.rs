@@ -6,6 +6,7 @@
 
 mod flask_interop;
 mod flask_vectors;
+mod memory_store;
 mod proptests;
 mod session;
 mod support;

@@ -1,113 +1,25 @@
 //! The session engine through its framework-free API: fixation, strict mode, expiry, touch
 //! throttling, concurrency, tombstones, store failure, laziness, the user index.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use sessionvault::session::{IncomingCookie, find_cookie};
-use sessionvault::store::{MemoryStore, Record, SessionStore, StoreError};
+use sessionvault::store::{MemoryStore, SessionStore};
 use sessionvault::{
-    EndReason, Error, EventSink, Keyring, ManualClock, RequestMeta, SecurityEvent, Session,
-    SessionConfig, SessionManager,
+    Error, Keyring, ManualClock, RequestMeta, Session, SessionConfig, SessionManager,
 };
-
-/// Counts store calls and can be switched to fail.
-#[derive(Clone, Default)]
-struct TestStore {
-    inner: MemoryStore,
-    calls: Arc<AtomicUsize>,
-    writes: Arc<AtomicUsize>,
-    down: Arc<AtomicBool>,
-}
-
-impl TestStore {
-    fn check(&self, write: bool) -> Result<(), StoreError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if write {
-            self.writes.fetch_add(1, Ordering::SeqCst);
-        }
-        if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::new("connection refused"));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SessionStore for TestStore {
-    async fn load(&self, key: &sessionvault::id::StoreKey) -> Result<Option<Record>, StoreError> {
-        self.check(false)?;
-        self.inner.load(key).await
-    }
-    async fn create(&self, record: &Record) -> Result<bool, StoreError> {
-        self.check(true)?;
-        self.inner.create(record).await
-    }
-    async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
-        self.check(true)?;
-        // Yield so that concurrent requests really interleave between load and save.
-        tokio::task::yield_now().await;
-        self.inner.save_if(record, expected).await
-    }
-    async fn touch_if_live(
-        &self,
-        key: &sessionvault::id::StoreKey,
-        last_seen: Timestamp,
-        idle: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.check(true)?;
-        self.inner.touch_if_live(key, last_seen, idle).await
-    }
-    async fn end(
-        &self,
-        key: &sessionvault::id::StoreKey,
-        reason: EndReason,
-        at: Timestamp,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError> {
-        self.check(true)?;
-        self.inner.end(key, reason, at, expected).await
-    }
-    async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        self.check(false)?;
-        self.inner.sessions_for_user(user).await
-    }
-}
-
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<SecurityEvent>>>);
-
-impl EventSink for Events {
-    fn on_event(&self, event: &SecurityEvent) {
-        self.0.lock().unwrap().push(event.clone());
-    }
-}
-
-impl Events {
-    fn names(&self) -> Vec<&'static str> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(SecurityEvent::name)
-            .collect()
-    }
-    fn clear(&self) {
-        self.0.lock().unwrap().clear();
-    }
-}
+use sessionvault_testkit::{Events, TestStore};
 
 struct Harness {
     manager: SessionManager,
-    store: TestStore,
+    store: TestStore<MemoryStore>,
     clock: ManualClock,
     events: Events,
 }
 
 fn harness() -> Harness {
-    let store = TestStore::default();
+    let store = TestStore::new(MemoryStore::new());
     let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
     let events = Events::default();
     let manager = SessionManager::builder(Keyring::generate().unwrap())
@@ -156,14 +68,10 @@ async fn new_session(h: &Harness) -> String {
 async fn untouched_sessions_cost_no_store_io_and_set_no_cookie() {
     let h = harness();
     let cookie = new_session(&h).await;
-    let before = h.store.calls.load(Ordering::SeqCst);
+    let before = h.store.calls();
     let s = h.request(Some(&cookie));
     assert_eq!(s.commit().await.unwrap(), None);
-    assert_eq!(
-        h.store.calls.load(Ordering::SeqCst),
-        before,
-        "no store call"
-    );
+    assert_eq!(h.store.calls(), before, "no store call");
     // Reading an empty anonymous session creates nothing either.
     let anon = h.request(None);
     assert_eq!(anon.get::<String>("x").await.unwrap(), None);
@@ -254,7 +162,7 @@ async fn idle_and_absolute_expiry_follow_the_clock() {
 async fn idle_deadline_moves_once_per_half_window() {
     let h = harness();
     let cookie = new_session(&h).await;
-    let writes = || h.store.writes.load(Ordering::SeqCst);
+    let writes = || h.store.writes();
     let start = writes();
     for _ in 0..14 {
         h.clock.advance(SignedDuration::from_mins(1));
@@ -416,7 +324,7 @@ async fn logout_racing_in_flight_writes_stays_logged_out() {
 async fn a_failing_store_is_an_error_never_an_empty_session() {
     let h = harness();
     let cookie = new_session(&h).await;
-    h.store.down.store(true, Ordering::SeqCst);
+    h.store.set_down(true);
     let s = h.request(Some(&cookie));
     assert!(s.get::<String>("hello").await.unwrap_err().is_store());
     let fresh = h.request(None);
@@ -425,7 +333,7 @@ async fn a_failing_store_is_an_error_never_an_empty_session() {
         fresh.commit().await.unwrap_err().is_store(),
         "a failed save is an error"
     );
-    h.store.down.store(false, Ordering::SeqCst);
+    h.store.set_down(false);
     assert_eq!(h.request(Some(&cookie)).len().await.unwrap(), 1, "recovers");
 }
 
@@ -504,7 +412,7 @@ async fn store_keys_are_hashes_not_ids() {
     let s = h.request(Some(&cookie));
     s.login("frank").await.unwrap();
     let cookie = value_of(&s.commit().await.unwrap().unwrap());
-    let records = h.store.inner.sessions_for_user("frank").await.unwrap();
+    let records = h.store.inner().sessions_for_user("frank").await.unwrap();
     let dump = serde_json::to_string(&records).unwrap();
     assert!(!dump.contains(&cookie), "the raw ID is not in the store");
     let raw_hex = hex::encode(

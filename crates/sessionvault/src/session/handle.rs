@@ -512,6 +512,16 @@ impl Session {
         }
     }
 
+    /// True once anything has read or written the session during this request.
+    pub async fn is_loaded(&self) -> bool {
+        self.state.lock().await.current.is_some()
+    }
+
+    /// The `Set-Cookie` header that deletes the session cookie.
+    pub fn clear_cookie_header(&self) -> String {
+        self.engine.config.cookie.clear_header()
+    }
+
     /// Saves what the request changed and says what the response must do with the cookie:
     /// `Some(header)` is a `Set-Cookie` value to send. Called once, after the handler.
     ///

@@ -1,0 +1,188 @@
+//! The counter example as users run it: a real server on loopback, driven over HTTP, with both
+//! stores and all three cookie modes.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The example binary that `cargo test` built next to this test.
+fn example() -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("examples/counter")
+}
+
+fn start(args: &[&str]) -> Server {
+    let mut child = Command::new(example())
+        .args(["--listen", "127.0.0.1:0", "--insecure-dev"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the counter example (built by cargo test)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server { child, base }
+}
+
+/// A client that keeps one cookie, as a browser would.
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Client {
+    fn new(server: &Server) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            agent,
+            base: server.base.clone(),
+            cookie: None,
+        }
+    }
+
+    fn send(&mut self, method: &str, path: &str) -> (u16, String) {
+        let url = format!("{}{path}", self.base);
+        let mut response = match method {
+            "POST" => {
+                let mut req = self.agent.post(&url);
+                if let Some(c) = &self.cookie {
+                    req = req.header("Cookie", &format!("session={c}"));
+                }
+                req.send_empty().unwrap()
+            }
+            _ => {
+                let mut req = self.agent.get(&url);
+                if let Some(c) = &self.cookie {
+                    req = req.header("Cookie", &format!("session={c}"));
+                }
+                req.call().unwrap()
+            }
+        };
+        for header in response.headers().get_all("set-cookie") {
+            let pair = header.to_str().unwrap().split(';').next().unwrap();
+            let value = pair.split_once('=').unwrap().1;
+            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+        }
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
+    }
+}
+
+fn exercise(args: &[&str]) {
+    let server = start(args);
+    let mut c = Client::new(&server);
+    assert_eq!(c.send("GET", "/read").1, "0");
+    for n in 1..=3 {
+        assert_eq!(c.send("GET", "/incr").1, n.to_string(), "{args:?}");
+    }
+    assert_eq!(c.send("GET", "/read").1, "3");
+    assert_eq!(c.send("GET", "/set?key=colour&value=blue").0, 200);
+    assert_eq!(c.send("GET", "/get?key=colour").1, "blue");
+    assert_eq!(c.send("GET", "/get?key=absent").0, 404);
+    assert_eq!(c.send("GET", "/keys").1, "2");
+    let before_login = c.cookie.clone();
+    assert_eq!(c.send("POST", "/login?user=alice").0, 200);
+    assert_eq!(c.send("GET", "/whoami").1, "alice");
+    assert_ne!(c.cookie, before_login, "login issues a new cookie");
+    assert_eq!(c.send("GET", "/read").1, "3", "data survives login");
+    let signed_in = c.cookie.clone();
+    assert_eq!(c.send("POST", "/logout").0, 200);
+    assert_eq!(c.cookie, None, "logout clears the cookie");
+    assert_eq!(c.send("GET", "/whoami").1, "anonymous");
+    assert_eq!(c.send("GET", "/bare").1, "0");
+    if args.contains(&"server") {
+        // Only server mode can refuse a replayed cookie before it expires.
+        c.cookie = signed_in;
+        assert_eq!(
+            c.send("GET", "/whoami").1,
+            "anonymous",
+            "replay after logout refused"
+        );
+    }
+}
+
+#[test]
+fn counter_runs_with_every_store_and_cookie_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("counter.db").display());
+    for store in ["memory", db.as_str()] {
+        for mode in ["server", "sealed", "flask"] {
+            exercise(&["--store", store, "--cookie-mode", mode]);
+        }
+    }
+}
+
+#[test]
+fn counter_devices_and_revocation() {
+    let server = start(&["--store", "memory"]);
+    let mut laptop = Client::new(&server);
+    let mut phone = Client::new(&server);
+    laptop.send("POST", "/login?user=bob");
+    phone.send("POST", "/login?user=bob");
+    let (_, list) = laptop.send("GET", "/sessions");
+    let sessions: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    assert_eq!(laptop.send("POST", "/sessions/revoke-others").1, "1");
+    assert_eq!(phone.send("GET", "/whoami").1, "anonymous");
+    assert_eq!(laptop.send("GET", "/whoami").1, "bob");
+}
+
+#[test]
+fn counter_idle_timeout_ends_sessions() {
+    let server = start(&["--store", "memory", "--idle-timeout", "1s"]);
+    let mut c = Client::new(&server);
+    c.send("POST", "/login?user=carol");
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_eq!(c.send("GET", "/whoami").1, "anonymous");
+}
+
+#[test]
+fn counter_refuses_a_weak_secret_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key");
+    std::fs::write(&path, "changeme\n").unwrap();
+    let out = Command::new(example())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "memory",
+            "--secret-file",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("weak secret") && !err.contains("panicked"),
+        "{err}"
+    );
+}

@@ -1,0 +1,327 @@
+//! The layer without sockets: cookies, headers, status codes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
+use sessionvault_axum::{Session, SessionError, SessionLayer};
+use sessionvault_testkit::{Events, TestStore};
+use tower::ServiceExt as _;
+
+struct App {
+    router: Router,
+    store: TestStore<MemoryStore>,
+    events: Events,
+}
+
+async fn incr(session: Session) -> Result<String, SessionError> {
+    Ok(session
+        .update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+        .await?
+        .to_string())
+}
+
+async fn set(session: Session, body: String) -> Result<&'static str, SessionError> {
+    let (k, v) = body.split_once('=').unwrap_or((&body, ""));
+    session.insert(k, v).await?;
+    Ok("ok")
+}
+
+async fn login(session: Session) -> Result<&'static str, SessionError> {
+    session.login("alice").await?;
+    Ok("ok")
+}
+
+async fn logout(session: Session) -> Result<&'static str, SessionError> {
+    session.logout().await?;
+    Ok("ok")
+}
+
+async fn whoami(session: Session) -> Result<String, SessionError> {
+    Ok(session.user().await?.unwrap_or_else(|| "anonymous".into()))
+}
+
+async fn untouched() -> &'static str {
+    "no session here"
+}
+
+fn app_with(mode: CookieMode, config: SessionConfig) -> App {
+    let store = TestStore::new(MemoryStore::new());
+    let events = Events::default();
+    let manager = SessionManager::builder(Keyring::generate().unwrap())
+        .with_store(store.clone())
+        .with_mode(mode)
+        .with_config(config)
+        .with_event_sink(events.clone())
+        .build()
+        .unwrap();
+    let router = Router::new()
+        .route("/incr", get(incr))
+        .route("/set", post(set))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/whoami", get(whoami))
+        .route("/untouched", get(untouched))
+        .layer(SessionLayer::new(manager));
+    App {
+        router,
+        store,
+        events,
+    }
+}
+
+fn app() -> App {
+    app_with(
+        CookieMode::Server,
+        SessionConfig::default().with_max_retries(64),
+    )
+}
+
+impl App {
+    async fn call(&self, method: &str, path: &str, cookie: Option<&str>, body: &str) -> Response {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(c) = cookie {
+            request = request.header(header::COOKIE, format!("__Host-session={c}"));
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+}
+
+fn set_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+fn cookie_value(response: &Response) -> String {
+    let header = set_cookie(response).expect("a Set-Cookie");
+    header
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+async fn body(response: Response) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_by_default_and_responses_are_not_cached() {
+    let app = app();
+    let r = app.call("GET", "/incr", None, "").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let header = set_cookie(&r).unwrap();
+    assert!(header.starts_with("__Host-session="), "{header}");
+    for attribute in ["Path=/", "HttpOnly", "Secure", "SameSite=Lax"] {
+        assert!(header.contains(attribute), "{attribute} missing: {header}");
+    }
+    assert!(!header.contains("Domain"), "{header}");
+    assert!(
+        !header.contains("Max-Age"),
+        "a session cookie by default: {header}"
+    );
+    assert_eq!(r.headers().get(header::VARY).unwrap(), "Cookie");
+    assert_eq!(r.headers().get(header::CACHE_CONTROL).unwrap(), "no-store");
+    // The ID is 256 random bits, URL-safe.
+    let value = cookie_value(&r);
+    assert_eq!(value.len(), 43);
+}
+
+#[tokio::test]
+async fn a_handler_that_never_touches_the_session_costs_nothing() {
+    let app = app();
+    let first = app.call("GET", "/incr", None, "").await;
+    let cookie = cookie_value(&first);
+    let calls = app.store.calls();
+    let r = app.call("GET", "/untouched", Some(&cookie), "").await;
+    assert_eq!(app.store.calls(), calls, "no store I/O");
+    assert!(set_cookie(&r).is_none());
+    assert!(r.headers().get(header::VARY).is_none());
+}
+
+#[tokio::test]
+async fn login_rotates_the_id_and_logout_clears_the_cookie() {
+    let app = app();
+    let anon = cookie_value(&app.call("GET", "/incr", None, "").await);
+    let r = app.call("POST", "/login", Some(&anon), "").await;
+    let signed_in = cookie_value(&r);
+    assert_ne!(anon, signed_in);
+    assert_eq!(
+        body(app.call("GET", "/whoami", Some(&signed_in), "").await).await,
+        "alice"
+    );
+    assert_eq!(
+        body(app.call("GET", "/whoami", Some(&anon), "").await).await,
+        "anonymous"
+    );
+
+    let r = app.call("POST", "/logout", Some(&signed_in), "").await;
+    let header = set_cookie(&r).unwrap();
+    assert!(
+        header.contains("Max-Age=0") && header.starts_with("__Host-session=;"),
+        "{header}"
+    );
+    // Replaying the cookie after logout gets nothing.
+    let replay = app.call("GET", "/whoami", Some(&signed_in), "").await;
+    assert_eq!(body(replay).await, "anonymous");
+    assert!(app.events.names().contains(&"revoked_reuse"));
+}
+
+#[tokio::test]
+async fn two_session_cookies_in_one_request_are_refused() {
+    let app = app();
+    let cookie = cookie_value(&app.call("POST", "/login", None, "").await);
+    let request = Request::builder()
+        .uri("/whoami")
+        .header(header::COOKIE, format!("__Host-session={cookie}"))
+        .header(header::COOKIE, "__Host-session=tossed-by-a-subdomain")
+        .body(Body::empty())
+        .unwrap();
+    let r = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(body(r).await, "anonymous");
+    assert!(app.events.names().contains(&"duplicate_cookie"));
+}
+
+#[tokio::test]
+async fn a_store_outage_is_a_503_never_a_silent_success() {
+    let app = app();
+    let cookie = cookie_value(&app.call("GET", "/incr", None, "").await);
+    app.store.set_down(true);
+    for (method, path) in [("GET", "/incr"), ("GET", "/whoami"), ("POST", "/set")] {
+        let r = app.call(method, path, Some(&cookie), "k=v").await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(body(r).await.contains("Nothing was saved"));
+    }
+    app.store.set_down(false);
+    assert_eq!(
+        body(app.call("GET", "/incr", Some(&cookie), "").await).await,
+        "2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_parallel_requests_keep_every_write() {
+    let app = Arc::new(app());
+    let cookie = cookie_value(&app.call("GET", "/incr", None, "").await);
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let app = Arc::clone(&app);
+            let cookie = cookie.clone();
+            tokio::spawn(async move {
+                let set = app
+                    .call("POST", "/set", Some(&cookie), &format!("k{i}=v{i}"))
+                    .await;
+                let inc = app.call("GET", "/incr", Some(&cookie), "").await;
+                (set.status(), inc.status())
+            })
+        })
+        .collect();
+    let mut increments = 1;
+    for t in tasks {
+        let (set, inc) = t.await.unwrap();
+        assert_eq!(
+            set,
+            StatusCode::OK,
+            "a write to its own key never conflicts for long"
+        );
+        if inc == StatusCode::OK {
+            increments += 1;
+        } else {
+            assert_eq!(
+                inc,
+                StatusCode::CONFLICT,
+                "a lost increment is reported, never silent"
+            );
+        }
+    }
+    let r = app.call("GET", "/incr", Some(&cookie), "").await;
+    assert_eq!(
+        body(r).await,
+        (increments + 1).to_string(),
+        "every reported increment counted"
+    );
+}
+
+#[tokio::test]
+async fn a_session_too_big_for_a_cookie_is_an_error() {
+    let app = app_with(CookieMode::Sealed, SessionConfig::default());
+    let big = format!("k={}", "x".repeat(5000));
+    let r = app.call("POST", "/set", None, &big).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        set_cookie(&r).is_none(),
+        "no cookie a browser would silently drop"
+    );
+    assert!(app.events.names().contains(&"size_limit"));
+}
+
+#[tokio::test]
+async fn client_modes_keep_state_in_the_cookie() {
+    for mode in [CookieMode::Sealed, CookieMode::Flask] {
+        let app = app_with(mode, SessionConfig::default());
+        let mut cookie = cookie_value(&app.call("GET", "/incr", None, "").await);
+        for expected in 2..=4 {
+            let r = app.call("GET", "/incr", Some(&cookie), "").await;
+            cookie = cookie_value(&r);
+            assert_eq!(body(r).await, expected.to_string(), "{mode:?}");
+        }
+        assert_eq!(app.store.calls(), 0, "{mode:?} never touches the store");
+        let r = app.call("POST", "/login", Some(&cookie), "").await;
+        let signed_in = cookie_value(&r);
+        assert_eq!(
+            body(app.call("GET", "/whoami", Some(&signed_in), "").await).await,
+            "alice"
+        );
+        // Flip one character in the middle (the payload), not the last one: the final base64
+        // character carries spare bits that decoding ignores, as Python's does.
+        let mid = signed_in.len() / 2;
+        let flipped = if &signed_in[mid..=mid] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        let tampered = format!("{}{flipped}{}", &signed_in[..mid], &signed_in[mid + 1..]);
+        assert_eq!(
+            body(app.call("GET", "/whoami", Some(&tampered), "").await).await,
+            "anonymous"
+        );
+        assert!(app.events.names().contains(&"tampered_cookie"), "{mode:?}");
+    }
+}
+
+#[tokio::test]
+async fn insecure_dev_mode_is_explicit() {
+    let app = app_with(
+        CookieMode::Server,
+        SessionConfig::default().with_cookie(CookieConfig::dangerous_insecure_dev()),
+    );
+    let header = set_cookie(&app.call("GET", "/incr", None, "").await).unwrap();
+    assert!(
+        header.starts_with("session=") && !header.contains("Secure"),
+        "{header}"
+    );
+}
+
+#[tokio::test]
+async fn without_the_layer_the_extractor_says_what_is_missing() {
+    let router = Router::new().route("/whoami", get(whoami));
+    let r = router
+        .oneshot(Request::get("/whoami").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body(r).await.contains("SessionLayer"));
+}

@@ -1,0 +1,8 @@
+//! The axum layer over HTTP: through `tower::ServiceExt::oneshot`, and the counter example as a
+//! real server.
+
+// A test that unwraps fails loudly at the line that broke, which is what a test should do.
+#![allow(clippy::unwrap_used)]
+
+mod counter;
+mod layer;

@@ -1,0 +1,343 @@
+//! The store conformance suite: what every [`SessionStore`] must do, checked the same way for
+//! each. A store crate runs it with
+//!
+//! ```ignore
+//! sessionvault_testkit::store_conformance!(async { MyStore::connect(...).await.unwrap() });
+//! ```
+//!
+//! which expands to one `#[tokio::test]` per check, each with a fresh store from the
+//! expression.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use sessionvault::EndReason;
+use sessionvault::id::{SessionId, StoreKey};
+use sessionvault::store::{Record, RecordState, SessionStore};
+
+/// Expands to the whole suite as tests, for a store made by `$make` (an async expression).
+#[macro_export]
+macro_rules! store_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@tests $make;
+            create_never_overwrites,
+            save_is_compare_and_set,
+            tombstones_are_final,
+            touch_moves_deadlines_without_a_version,
+            user_index_lists_live_sessions_only,
+            sweep_forgets_only_what_has_expired,
+            keys_are_opaque_hashes,
+            concurrent_writers_lose_nothing,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $make.await;
+                $crate::conformance::$name(store).await;
+            }
+        )*
+    };
+}
+
+fn t0() -> Timestamp {
+    "2026-01-01T00:00:00Z"
+        .parse()
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn fresh_key() -> StoreKey {
+    let id = SessionId::generate().unwrap_or_else(|e| panic!("OS RNG: {e}"));
+    let keyring = sessionvault::Keyring::generate().unwrap_or_else(|e| panic!("OS RNG: {e}"));
+    sessionvault::id::IdHasher::new(&keyring).key(&id)
+}
+
+/// A live record for tests.
+pub fn record(user: Option<&str>) -> Record {
+    let now = t0();
+    Record {
+        key: fresh_key(),
+        version: 0,
+        state: RecordState::Live,
+        data: BTreeMap::from([("k".to_owned(), serde_json::json!("v"))]),
+        user: user.map(str::to_owned),
+        auth_time: user.map(|_| now),
+        created: now,
+        last_seen: now,
+        idle_deadline: now + SignedDuration::from_mins(30),
+        absolute_deadline: now + SignedDuration::from_hours(12),
+        user_agent: Some("test-agent".into()),
+        ip: Some("192.0.2.0/24".into()),
+        expires_at: now + SignedDuration::from_hours(12),
+    }
+}
+
+fn next(mut record: Record) -> Record {
+    record.version += 1;
+    record
+}
+
+/// `create` stores a record and never overwrites one, live or tombstone.
+pub async fn create_never_overwrites(store: impl SessionStore) {
+    let r = record(None);
+    assert!(store.create(&r).await.expect("create"));
+    assert_eq!(store.load(&r.key).await.expect("load"), Some(r.clone()));
+    let mut other = r.clone();
+    other
+        .data
+        .insert("k".into(), serde_json::json!("overwritten"));
+    assert!(!store.create(&other).await.expect("create again"));
+    assert_eq!(
+        store
+            .load(&r.key)
+            .await
+            .expect("load")
+            .expect("present")
+            .data["k"],
+        "v"
+    );
+    assert!(
+        store
+            .end(&r.key, EndReason::Logout, t0(), None)
+            .await
+            .expect("end")
+    );
+    assert!(!store.create(&r).await.expect("create over tombstone"));
+    assert!(
+        !store
+            .load(&r.key)
+            .await
+            .expect("load")
+            .expect("tombstone")
+            .is_live()
+    );
+    assert_eq!(store.load(&fresh_key()).await.expect("load missing"), None);
+}
+
+/// `save_if` writes only over a live record at the expected version.
+pub async fn save_is_compare_and_set(store: impl SessionStore) {
+    let r = record(None);
+    store.create(&r).await.expect("create");
+    let mut v1 = next(r.clone());
+    v1.data.insert("a".into(), serde_json::json!(1));
+    assert!(store.save_if(&v1, 0).await.expect("save v1"));
+    let mut stale = next(r.clone());
+    stale.data.insert("b".into(), serde_json::json!(2));
+    assert!(
+        !store.save_if(&stale, 0).await.expect("stale save"),
+        "a stale version must lose"
+    );
+    let loaded = store.load(&r.key).await.expect("load").expect("present");
+    assert_eq!(loaded.version, 1);
+    assert_eq!(loaded.data.get("a"), Some(&serde_json::json!(1)));
+    assert!(!loaded.data.contains_key("b"));
+    let missing = record(None);
+    assert!(
+        !store
+            .save_if(&next(missing.clone()), 0)
+            .await
+            .expect("save missing")
+    );
+    assert_eq!(
+        store.load(&missing.key).await.expect("load"),
+        None,
+        "save never creates"
+    );
+}
+
+/// A tombstone is never brought back: not by `save_if`, `touch_if_live` or a second `end`.
+pub async fn tombstones_are_final(store: impl SessionStore) {
+    let r = record(Some("alice"));
+    store.create(&r).await.expect("create");
+    assert!(
+        !store
+            .end(&r.key, EndReason::Revoked, t0(), Some(7))
+            .await
+            .expect("end at wrong version")
+    );
+    assert!(
+        store
+            .end(&r.key, EndReason::Logout, t0(), Some(0))
+            .await
+            .expect("end")
+    );
+    let tomb = store
+        .load(&r.key)
+        .await
+        .expect("load")
+        .expect("tombstone kept");
+    assert!(matches!(
+        tomb.state,
+        RecordState::Ended {
+            reason: EndReason::Logout,
+            ..
+        }
+    ));
+    assert!(tomb.data.is_empty(), "a tombstone keeps no data");
+    assert!(
+        tomb.expires_at >= r.absolute_deadline,
+        "kept as long as the session could live"
+    );
+    assert!(!store.save_if(&next(r.clone()), 0).await.expect("save"));
+    assert!(
+        !store
+            .save_if(&next(tomb.clone()), tomb.version)
+            .await
+            .expect("save over tombstone")
+    );
+    assert!(
+        !store
+            .touch_if_live(&r.key, t0(), t0())
+            .await
+            .expect("touch")
+    );
+    assert!(
+        !store
+            .end(&r.key, EndReason::Revoked, t0(), None)
+            .await
+            .expect("end again")
+    );
+    let still = store.load(&r.key).await.expect("load").expect("tombstone");
+    assert!(!still.is_live());
+    assert!(
+        store
+            .sessions_for_user("alice")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// `touch_if_live` moves the deadlines of a live record and leaves its version alone.
+pub async fn touch_moves_deadlines_without_a_version(store: impl SessionStore) {
+    let r = record(None);
+    store.create(&r).await.expect("create");
+    let later = t0() + SignedDuration::from_mins(20);
+    let deadline = later + SignedDuration::from_mins(30);
+    assert!(
+        store
+            .touch_if_live(&r.key, later, deadline)
+            .await
+            .expect("touch")
+    );
+    let loaded = store.load(&r.key).await.expect("load").expect("present");
+    assert_eq!(
+        (loaded.last_seen, loaded.idle_deadline, loaded.version),
+        (later, deadline, 0)
+    );
+    assert!(
+        store
+            .save_if(&next(loaded.clone()), 0)
+            .await
+            .expect("a touch does not break CAS")
+    );
+    assert!(
+        !store
+            .touch_if_live(&fresh_key(), later, deadline)
+            .await
+            .expect("touch missing")
+    );
+}
+
+/// The user index: lists a user's live sessions, drops ended ones, follows a change of user.
+pub async fn user_index_lists_live_sessions_only(store: impl SessionStore) {
+    let a = record(Some("alice"));
+    let b = record(Some("alice"));
+    let c = record(Some("bob"));
+    let anon = record(None);
+    for r in [&a, &b, &c, &anon] {
+        store.create(r).await.expect("create");
+    }
+    let mut keys: Vec<StoreKey> = store
+        .sessions_for_user("alice")
+        .await
+        .expect("list")
+        .iter()
+        .map(|r| r.key)
+        .collect();
+    keys.sort();
+    let mut want = vec![a.key, b.key];
+    want.sort();
+    assert_eq!(keys, want);
+    store
+        .end(&a.key, EndReason::Revoked, t0(), None)
+        .await
+        .expect("revoke");
+    assert_eq!(
+        store.sessions_for_user("alice").await.expect("list").len(),
+        1
+    );
+    // Signing an anonymous session in adds it to the index.
+    let mut signed_in = next(anon.clone());
+    signed_in.user = Some("alice".into());
+    assert!(store.save_if(&signed_in, 0).await.expect("save"));
+    assert_eq!(
+        store.sessions_for_user("alice").await.expect("list").len(),
+        2
+    );
+    assert_eq!(
+        store.sessions_for_user("nobody").await.expect("list"),
+        Vec::new()
+    );
+}
+
+/// `sweep` forgets records past `expires_at` and nothing else. Stores that expire records
+/// themselves (TTLs) may report 0 and must still not lose live ones.
+pub async fn sweep_forgets_only_what_has_expired(store: impl SessionStore) {
+    let old = record(None);
+    let mut young = record(None);
+    young.expires_at = t0() + SignedDuration::from_hours(48);
+    young.absolute_deadline = young.expires_at;
+    store.create(&old).await.expect("create");
+    store.create(&young).await.expect("create");
+    store
+        .sweep(t0() + SignedDuration::from_hours(24))
+        .await
+        .expect("sweep");
+    assert!(store.load(&young.key).await.expect("load").is_some());
+}
+
+/// What a store holds is keyed by the hash; it holds no raw ID because it is never given one.
+pub async fn keys_are_opaque_hashes(store: impl SessionStore) {
+    let r = record(None);
+    store.create(&r).await.expect("create");
+    let loaded = store.load(&r.key).await.expect("load").expect("present");
+    assert_eq!(loaded.key, r.key);
+    assert_eq!(loaded.key.to_hex().len(), 64);
+}
+
+/// Many tasks saving with compare-and-set and retrying on conflict: every write survives.
+pub async fn concurrent_writers_lose_nothing(store: impl SessionStore) {
+    let store = Arc::new(store);
+    let r = record(None);
+    store.create(&r).await.expect("create");
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let key = r.key;
+            tokio::spawn(async move {
+                loop {
+                    let current = store.load(&key).await.expect("load").expect("present");
+                    let mut updated = next(current.clone());
+                    updated.data.insert(format!("w{i}"), serde_json::json!(i));
+                    if store
+                        .save_if(&updated, current.version)
+                        .await
+                        .expect("save")
+                    {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    let done = store.load(&r.key).await.expect("load").expect("present");
+    assert_eq!(done.version, 24);
+    assert_eq!(done.data.len(), 25);
+}

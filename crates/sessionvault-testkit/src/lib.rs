@@ -1,0 +1,143 @@
+//! Test support for sessionvault: a store wrapper that counts calls and can fail on demand, an
+//! event recorder, and [`conformance`], the suite every [`SessionStore`] runs through
+//! [`store_conformance!`].
+
+pub mod conformance;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sessionvault::id::StoreKey;
+use sessionvault::store::{Record, SessionStore, StoreError};
+use sessionvault::{EndReason, EventSink, SecurityEvent};
+
+/// Wraps a store: counts calls (all, and writes), and fails every call while `down` is set.
+/// Clones share counters and switch.
+#[derive(Clone)]
+pub struct TestStore<S> {
+    inner: S,
+    calls: Arc<AtomicUsize>,
+    writes: Arc<AtomicUsize>,
+    down: Arc<AtomicBool>,
+}
+
+impl<S: SessionStore + Clone> TestStore<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            calls: Arc::default(),
+            writes: Arc::default(),
+            down: Arc::default(),
+        }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Store calls so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Writing store calls so far.
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Makes every call fail (as a dead server would) until set back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self, write: bool) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if write {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::new("connection refused (test store is down)"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        self.check(false)?;
+        self.inner.load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<bool, StoreError> {
+        self.check(true)?;
+        self.inner.create(record).await
+    }
+    async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
+        self.check(true)?;
+        // Let concurrent requests interleave between their load and their save.
+        tokio::task::yield_now().await;
+        self.inner.save_if(record, expected).await
+    }
+    async fn touch_if_live(
+        &self,
+        key: &StoreKey,
+        last_seen: Timestamp,
+        idle: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.check(true)?;
+        self.inner.touch_if_live(key, last_seen, idle).await
+    }
+    async fn end(
+        &self,
+        key: &StoreKey,
+        reason: EndReason,
+        at: Timestamp,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.check(true)?;
+        self.inner.end(key, reason, at, expected).await
+    }
+    async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
+        self.check(false)?;
+        self.inner.sessions_for_user(user).await
+    }
+    async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.check(true)?;
+        self.inner.sweep(now).await
+    }
+}
+
+/// Records every security event. Clones share the record.
+#[derive(Clone, Default)]
+pub struct Events(Arc<Mutex<Vec<SecurityEvent>>>);
+
+impl EventSink for Events {
+    fn on_event(&self, event: &SecurityEvent) {
+        self.lock().push(event.clone());
+    }
+}
+
+impl Events {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SecurityEvent>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The names of the events so far, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.lock().iter().map(SecurityEvent::name).collect()
+    }
+
+    /// The events so far.
+    pub fn all(&self) -> Vec<SecurityEvent> {
+        self.lock().clone()
+    }
+
+    /// Forgets the events so far.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}

@@ -1,0 +1,5 @@
+//! The memory store against the conformance suite.
+
+use sessionvault::MemoryStore;
+
+sessionvault_testkit::store_conformance!(async { MemoryStore::new() });
