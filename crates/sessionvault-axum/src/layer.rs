@@ -92,8 +92,12 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let mut response = inner.call(request).await?;
-            let touched = session.is_loaded().await;
-            match session.commit().await {
+            if !session.is_loaded() {
+                // The handler never touched the session: nothing to save, nothing to add.
+                return Ok(response);
+            }
+            // Boxed so that the save path's state does not bloat every request's future.
+            match Box::pin(session.commit()).await {
                 Ok(set_cookie) => {
                     if let Some(value) = set_cookie.and_then(|v| HeaderValue::try_from(v).ok()) {
                         response.headers_mut().append(header::SET_COOKIE, value);
@@ -110,12 +114,10 @@ where
                     }
                 }
             }
-            if touched {
-                // A response that depends on the session must not be cached or shared.
-                let headers = response.headers_mut();
-                headers.append(header::VARY, HeaderValue::from_static("Cookie"));
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            }
+            // A response that depends on the session must not be cached or shared.
+            let headers = response.headers_mut();
+            headers.append(header::VARY, HeaderValue::from_static("Cookie"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             Ok(response)
         })
     }

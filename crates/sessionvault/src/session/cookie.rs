@@ -142,8 +142,12 @@ pub fn find_cookie<'a>(headers: impl IntoIterator<Item = &'a [u8]>, name: &str) 
                 .strip_prefix(b"\"")
                 .and_then(|v| v.strip_suffix(b"\""))
                 .unwrap_or(value);
-            // A value that is not text cannot be one we issued; keep it so it is reported.
-            found = Some(String::from_utf8_lossy(value).into_owned());
+            // A value that is not text cannot be one we issued; keep it (lossily) so that it is
+            // looked up, fails, and is reported.
+            found = Some(match std::str::from_utf8(value) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(value).into_owned(),
+            });
         }
     }
     found.map_or(IncomingCookie::Absent, IncomingCookie::One)

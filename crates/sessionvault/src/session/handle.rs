@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -89,7 +90,13 @@ pub(crate) struct State {
 #[derive(Clone)]
 pub struct Session {
     engine: Arc<Engine>,
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Set once the session is loaded: lets an untouched session be committed without a lock.
+    loaded: AtomicBool,
+    state: Mutex<State>,
 }
 
 impl std::fmt::Debug for Session {
@@ -113,18 +120,21 @@ impl Session {
     pub(crate) fn new(engine: Arc<Engine>, incoming: IncomingCookie, meta: RequestMeta) -> Self {
         Self {
             engine,
-            state: Arc::new(Mutex::new(State {
-                incoming,
-                meta,
-                current: None,
-                changes: Vec::new(),
-                cycle: false,
-                login: None,
-                destroy: false,
-                clear_stale: false,
-                issued: None,
-                committed: false,
-            })),
+            shared: Arc::new(Shared {
+                loaded: AtomicBool::new(false),
+                state: Mutex::new(State {
+                    incoming,
+                    meta,
+                    current: None,
+                    changes: Vec::new(),
+                    cycle: false,
+                    login: None,
+                    destroy: false,
+                    clear_stale: false,
+                    issued: None,
+                    committed: false,
+                }),
+            }),
         }
     }
 
@@ -146,9 +156,9 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails.
     pub async fn get_value(&self, key: &str) -> Result<Option<serde_json::Value>, Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
-        Ok(view(&state).remove(key))
+        Ok(lookup(&state, key))
     }
 
     /// How many keys the session holds.
@@ -157,7 +167,7 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails.
     pub async fn len(&self) -> Result<usize, Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         Ok(view(&state).len())
     }
@@ -203,7 +213,7 @@ impl Session {
     }
 
     async fn record(&self, change: Change) -> Result<(), Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         state.changes.push(change);
         Ok(())
@@ -223,7 +233,7 @@ impl Session {
         T: Serialize + DeserializeOwned,
         F: Fn(Option<T>) -> T + Send + Sync,
     {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         let typed = |current: Option<serde_json::Value>| -> Result<serde_json::Value, Error> {
             let current = current
@@ -232,7 +242,7 @@ impl Session {
                 .map_err(|_| Error::ValueType { key: key.into() })?;
             serde_json::to_value(f(current)).map_err(|_| Error::ValueType { key: key.into() })
         };
-        let saved = self.write(&mut state, Some((key, &typed))).await?;
+        let saved = Box::pin(self.write(&mut state, Some((key, &typed)))).await?;
         let value = saved.ok_or(Error::Unrepresentable("update saved no value"))?;
         serde_json::from_value(value).map_err(|_| Error::ValueType { key: key.into() })
     }
@@ -244,7 +254,7 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails.
     pub async fn cycle_id(&self) -> Result<(), Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         state.cycle = true;
         Ok(())
@@ -257,7 +267,7 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails.
     pub async fn login(&self, user: &str) -> Result<(), Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         state.login = Some(user.to_owned());
         state.cycle = true;
@@ -281,7 +291,7 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails.
     pub async fn destroy(&self) -> Result<(), Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         state.destroy = true;
         state.login = None;
@@ -295,7 +305,7 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails.
     pub async fn user(&self) -> Result<Option<String>, Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         if state.destroy {
             return Ok(None);
@@ -316,7 +326,7 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails.
     pub async fn auth_age(&self) -> Result<Option<SignedDuration>, Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         if state.login.is_some() {
             return Ok(Some(SignedDuration::ZERO));
@@ -336,7 +346,7 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails.
     pub async fn deadlines(&self) -> Result<Option<Deadlines>, Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         Ok(match &state.current {
             Some(Current::Existing { record, .. }) if !state.destroy => Some(Deadlines {
@@ -400,7 +410,7 @@ impl Session {
     }
 
     async fn user_and_key(&self) -> Result<(Option<String>, Option<crate::id::StoreKey>), Error> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         Ok(match &state.current {
             Some(Current::Existing { record, .. }) if !state.destroy => {
@@ -434,6 +444,7 @@ impl Session {
             }
         };
         state.current = Some(current);
+        self.shared.loaded.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -449,7 +460,7 @@ impl Session {
             // Written before a key rotation? Look under the older keys.
             for old_key in engine.hasher.fallback_keys(&id) {
                 if let Some(old) = engine.store.load(&old_key).await? {
-                    found = Some(self.migrate(old, key).await?);
+                    found = Some(Box::pin(self.migrate(old, key)).await?);
                     break;
                 }
             }
@@ -512,9 +523,10 @@ impl Session {
         }
     }
 
-    /// True once anything has read or written the session during this request.
-    pub async fn is_loaded(&self) -> bool {
-        self.state.lock().await.current.is_some()
+    /// True once anything has read or written the session during this request: the response
+    /// then depends on it (`Vary: Cookie`, no caching).
+    pub fn is_loaded(&self) -> bool {
+        self.shared.loaded.load(Ordering::Acquire)
     }
 
     /// The `Set-Cookie` header that deletes the session cookie.
@@ -531,7 +543,11 @@ impl Session {
     /// [`Error::TooLarge`] when a cookie-held session outgrows a cookie. In every case nothing
     /// of this request was saved; the caller must not report success.
     pub async fn commit(&self) -> Result<Option<String>, Error> {
-        let mut state = self.state.lock().await;
+        if !self.is_loaded() {
+            // Never touched: no lock, no I/O, no crypto, no cookie.
+            return Ok(None);
+        }
+        let mut state = self.shared.state.lock().await;
         if state.committed {
             return Ok(None);
         }
@@ -541,7 +557,12 @@ impl Session {
             return Ok(None);
         }
         let action = match &self.engine.codec {
-            Codec::Server => self.commit_server(&mut state).await?,
+            Codec::Server => match self.nothing_to_save(&state) {
+                true => CookieAction::Keep,
+                // Boxed: the write paths hold whole records across awaits, and an inline future
+                // that size would be copied around on every request, even read-only ones.
+                false => Box::pin(self.commit_server(&mut state)).await?,
+            },
             Codec::Sealed(_) | Codec::Flask(_) => client::commit(&self.engine, &mut state)?,
         };
         let cookie = &self.engine.config.cookie;
@@ -563,6 +584,25 @@ impl Session {
                 Some(header)
             }
         })
+    }
+
+    /// Server mode, and the request changed nothing and the idle deadline is far enough away:
+    /// the common read-only request, answered without touching the store.
+    fn nothing_to_save(&self, state: &State) -> bool {
+        if state.destroy || state.cycle || state.login.is_some() || !state.changes.is_empty() {
+            return false;
+        }
+        if state.issued.is_some() {
+            return false;
+        }
+        match &state.current {
+            Some(Current::New) => true,
+            Some(Current::Existing { record }) => {
+                let left = record.idle_deadline.duration_since(self.engine.now());
+                left >= self.engine.config.idle_timeout / 2
+            }
+            None => true,
+        }
     }
 
     fn max_age(&self, state: &State) -> Option<i64> {
@@ -825,6 +865,23 @@ impl Session {
             backoff(attempt).await;
         }
         Err(Error::Conflict)
+    }
+}
+
+/// One key as the handler sees it, without copying the rest of the session: the latest change
+/// to it in this request, else the loaded value.
+fn lookup(state: &State, key: &str) -> Option<serde_json::Value> {
+    for change in state.changes.iter().rev() {
+        match change {
+            Change::Set(k, v) if k == key => return Some(v.clone()),
+            Change::Remove(k) if k == key => return None,
+            Change::Clear => return None,
+            _ => {}
+        }
+    }
+    match &state.current {
+        Some(Current::Existing { record }) if !state.destroy => record.data.get(key).cloned(),
+        _ => None,
     }
 }
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The counter example under load: requests per second of /read and /incr against a bare axum
+# handler (/bare) in the same run, with the memory and SQLite stores; and, for /incr, whether
+# every increment answered 200 is in the session afterwards. Not part of CI.
+#
+#   ./scripts/bench-counter.sh [SECONDS_PER_RUN] [CONNECTIONS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if ! command -v wrk >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    else
+        echo "error: wrk is needed (apt-get install wrk)" >&2
+        exit 2
+    fi
+fi
+cargo build --release --locked -p sessionvault-axum --example counter >&2
+target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+python3 scripts/bench_counter.py "$target/release/examples/counter" "${1:-5}" "${2:-32}"

@@ -1,0 +1,104 @@
+"""Drives the counter example with wrk; see bench-counter.sh.
+
+Usage: bench_counter.py COUNTER_BINARY SECONDS CONNECTIONS
+"""
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+
+# The server and the load generator on separate cores, so that wrk does not take CPU from the
+# server under test (the machine has two).
+PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+SERVER_CPU = ["taskset", "-c", "0"] if PIN else []
+WRK_CPU = ["taskset", "-c", "1"] if PIN else []
+ROUNDS = 5
+
+
+def start(binary, store):
+    proc = subprocess.Popen(
+        SERVER_CPU + [binary, "--listen", "127.0.0.1:0", "--store", store, "--insecure-dev"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    line = proc.stdout.readline()
+    base = next(w for w in line.split() if w.startswith("http://"))
+    return proc, base
+
+
+def get(base, path, cookie=None):
+    req = urllib.request.Request(base + path)
+    if cookie:
+        req.add_header("Cookie", f"session={cookie}")
+    with urllib.request.urlopen(req) as resp:
+        set_cookie = resp.headers.get("Set-Cookie")
+        body = resp.read().decode()
+    if set_cookie:
+        cookie = set_cookie.split(";")[0].split("=", 1)[1]
+    return body, cookie
+
+
+def wrk(base, path, cookie, seconds, connections):
+    out = subprocess.run(
+        WRK_CPU + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-H",
+                   f"Cookie: session={cookie}", base + path],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, total, int(non2xx.group(1)) if non2xx else 0
+
+
+def main():
+    binary, seconds, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    where = "server on CPU 0, wrk on CPU 1" if PIN else "unpinned"
+    print(f"wrk -t1 -c{connections}, {seconds} s per run, {where}; /bare and /read interleaved "
+          f"{ROUNDS} times, medians (ratio range in brackets)")
+    print(f"{'store':<8} {'endpoint':<7} {'req/s':>10} {'vs bare':>8}  notes")
+    with tempfile.TemporaryDirectory() as tmp:
+        for store in ["memory", f"sqlite:{tmp}/bench.db"]:
+            proc, base = start(binary, store)
+            try:
+                _, cookie = get(base, "/incr")
+                rates = {"/bare": [], "/read": []}
+                for _ in range(ROUNDS):
+                    for path in rates:
+                        rates[path].append(wrk(base, path, cookie, seconds, connections)[0])
+                bare = statistics.median(rates["/bare"])
+                read = statistics.median(rates["/read"])
+                ratios = [r / b for r, b in zip(rates["/read"], rates["/bare"])]
+                label = store.split(":")[0]
+                print(f"{label:<8} {'/bare':<7} {bare:>10,.0f} {'1.00x':>8}")
+                print(f"{label:<8} {'/read':<7} {read:>10,.0f} {read / bare:>7.2f}x  "
+                      f"[{min(ratios):.2f} to {max(ratios):.2f}] with a session loaded each request")
+                before = int(get(base, "/read", cookie)[0])
+                rate, total, failed = wrk(base, "/incr", cookie, seconds, connections)
+                after = int(get(base, "/read", cookie)[0])
+                ok = total - failed
+                kept = after - before
+                # wrk stops at its deadline and drops responses still in flight, so up to one per
+                # connection may be saved without being counted; fewer than answered is a loss.
+                if kept < ok:
+                    verdict = f"LOST {ok - kept} increments"
+                elif kept - ok <= connections:
+                    verdict = "none lost" + (f" ({kept - ok} in flight at the end)" if kept > ok else "")
+                else:
+                    verdict = f"{kept - ok} more than answered: investigate"
+                print(f"{label:<8} {'/incr':<7} {rate:>10,.0f} {rate / bare:>7.2f}x  "
+                      f"{ok:,} answered 200, {failed:,} answered 409, {kept:,} in the "
+                      f"session: {verdict}")
+            finally:
+                proc.terminate()
+                proc.wait()
+            time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()
