@@ -65,6 +65,7 @@ pub fn record(user: Option<&str>) -> Record {
         user: user.map(str::to_owned),
         auth_time: user.map(|_| now),
         created: now,
+        id_issued: now,
         last_seen: now,
         idle_deadline: now + SignedDuration::from_mins(30),
         absolute_deadline: now + SignedDuration::from_hours(12),

@@ -17,8 +17,10 @@ pub enum EndReason {
     Logout,
     /// The user, another device of theirs or an administrator ended it.
     Revoked,
-    /// Its ID was replaced (sign-in, privilege change, renewal).
+    /// Its ID was replaced (sign-in, privilege change).
     Cycled,
+    /// Its ID was replaced by periodic renewal; the old ID works for a short grace period.
+    Renewed,
     /// The idle timeout passed.
     IdleExpired,
     /// The absolute lifetime passed.
@@ -31,6 +33,7 @@ impl fmt::Display for EndReason {
             Self::Logout => "logout",
             Self::Revoked => "revoked",
             Self::Cycled => "cycled",
+            Self::Renewed => "renewed",
             Self::IdleExpired => "idle_expired",
             Self::AbsoluteExpired => "absolute_expired",
         })

@@ -420,3 +420,81 @@ async fn store_keys_are_hashes_not_ids() {
     );
     assert!(!dump.contains(&raw_hex));
 }
+
+#[tokio::test]
+async fn store_failures_are_security_events() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    h.events.clear();
+    h.store.set_down(true);
+    let _ = h.request(Some(&cookie)).len().await;
+    assert_eq!(h.events.names(), ["store_error"]);
+}
+
+fn renewing(h: &Harness) -> SessionManager {
+    SessionManager::builder(Keyring::generate().unwrap())
+        .with_store(h.store.clone())
+        .with_clock(h.clock.clone())
+        .with_event_sink(h.events.clone())
+        .with_config(
+            SessionConfig::default()
+                .with_id_renewal(SignedDuration::from_mins(10), SignedDuration::from_secs(30)),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ids_are_renewed_periodically_with_a_grace_period() {
+    let h = harness();
+    let m = renewing(&h);
+    let req = |c: Option<&str>| {
+        let incoming = c.map_or(IncomingCookie::Absent, |c| {
+            IncomingCookie::One(c.to_owned())
+        });
+        m.session(incoming, RequestMeta::default())
+    };
+    let s = req(None);
+    s.login("gina").await.unwrap();
+    s.insert("n", 1).await.unwrap();
+    let first = value_of(&s.commit().await.unwrap().unwrap());
+
+    // Before the interval: the ID stays.
+    h.clock.advance(SignedDuration::from_mins(9));
+    let s = req(Some(&first));
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("gina"));
+    assert_eq!(s.commit().await.unwrap(), None);
+
+    // Past it: the next request gets a new ID, same session.
+    h.clock.advance(SignedDuration::from_mins(2));
+    let s = req(Some(&first));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1));
+    let second = value_of(&s.commit().await.unwrap().expect("a renewed cookie"));
+    assert_ne!(first, second);
+    assert!(h.events.names().contains(&"id_cycled"));
+
+    // A request already in flight with the old ID still works during the grace period, and its
+    // write lands in the successor.
+    h.clock.advance(SignedDuration::from_secs(10));
+    let late = req(Some(&first));
+    assert_eq!(late.user().await.unwrap().as_deref(), Some("gina"));
+    late.insert("late", true).await.unwrap();
+    assert_eq!(
+        late.commit().await.unwrap(),
+        None,
+        "no cookie for the old ID"
+    );
+    let now = req(Some(&second));
+    assert_eq!(now.get::<bool>("late").await.unwrap(), Some(true));
+    now.commit().await.unwrap();
+
+    // After the grace period the old ID is dead, and its reuse is reported.
+    h.clock.advance(SignedDuration::from_secs(30));
+    h.events.clear();
+    assert_eq!(req(Some(&first)).user().await.unwrap(), None);
+    assert!(h.events.names().contains(&"revoked_reuse"));
+    assert_eq!(
+        req(Some(&second)).user().await.unwrap().as_deref(),
+        Some("gina")
+    );
+}

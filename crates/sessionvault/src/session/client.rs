@@ -49,6 +49,7 @@ fn record_from(meta: Meta, data: BTreeMap<String, serde_json::Value>) -> Record 
         user: meta.user,
         auth_time: meta.auth_time,
         created: meta.created,
+        id_issued: meta.created,
         last_seen: meta.last_seen,
         idle_deadline: meta.idle,
         absolute_deadline: meta.absolute,

@@ -12,6 +12,14 @@ pub struct SessionConfig {
     pub(crate) absolute_timeout: SignedDuration,
     pub(crate) max_retries: u32,
     pub(crate) cookie: CookieConfig,
+    pub(crate) renewal: Option<Renewal>,
+}
+
+/// Periodic ID renewal: how often, and how long the replaced ID still works.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Renewal {
+    pub(crate) every: SignedDuration,
+    pub(crate) grace: SignedDuration,
 }
 
 impl Default for SessionConfig {
@@ -21,6 +29,7 @@ impl Default for SessionConfig {
             absolute_timeout: SignedDuration::from_hours(12),
             max_retries: 16,
             cookie: CookieConfig::default(),
+            renewal: None,
         }
     }
 }
@@ -45,6 +54,15 @@ impl SessionConfig {
     /// conflict error.
     pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
+        self
+    }
+
+    /// Gives a session a new ID every `every`, limiting how long a stolen ID stays useful. The
+    /// replaced ID keeps working for `grace` (a few seconds is enough), so requests already in
+    /// flight when the renewal happens do not fail; after that it is dead like any other. Off by
+    /// default; server mode only.
+    pub fn with_id_renewal(mut self, every: SignedDuration, grace: SignedDuration) -> Self {
+        self.renewal = Some(Renewal { every, grace });
         self
     }
 

@@ -78,6 +78,9 @@ pub(crate) struct State {
     /// A session created during this request (new, cycled, or by `update`): the response sets
     /// its ID.
     issued: Option<SessionId>,
+    /// The cookie named a session renewed moments ago: this request works on the successor
+    /// within the grace period and must not renew again.
+    via_grace: bool,
     committed: bool,
 }
 
@@ -132,6 +135,7 @@ impl Session {
                     destroy: false,
                     clear_stale: false,
                     issued: None,
+                    via_grace: false,
                     committed: false,
                 }),
             }),
@@ -242,7 +246,9 @@ impl Session {
                 .map_err(|_| Error::ValueType { key: key.into() })?;
             serde_json::to_value(f(current)).map_err(|_| Error::ValueType { key: key.into() })
         };
-        let saved = Box::pin(self.write(&mut state, Some((key, &typed)))).await?;
+        let saved = Box::pin(self.write(&mut state, Some((key, &typed))))
+            .await
+            .map_err(|e| self.report(e))?;
         let value = saved.ok_or(Error::Unrepresentable("update saved no value"))?;
         serde_json::from_value(value).map_err(|_| Error::ValueType { key: key.into() })
     }
@@ -434,7 +440,12 @@ impl Session {
             }
             IncomingCookie::One(value) => {
                 let loaded = match &self.engine.codec {
-                    Codec::Server => self.load_server(&value).await?,
+                    Codec::Server => {
+                        let (current, via_grace) =
+                            self.load_server(&value).await.map_err(|e| self.report(e))?;
+                        state.via_grace = via_grace;
+                        current
+                    }
                     Codec::Sealed(_) | Codec::Flask(_) => client::load(&self.engine, &value),
                 };
                 if matches!(loaded, Current::New) {
@@ -448,11 +459,12 @@ impl Session {
         Ok(())
     }
 
-    async fn load_server(&self, value: &str) -> Result<Current, Error> {
+    /// Loads the session an ID names; the flag says it was reached through a renewal grace.
+    async fn load_server(&self, value: &str) -> Result<(Current, bool), Error> {
         let engine = &self.engine;
         let Some(id) = SessionId::parse(value) else {
             engine.emit(SecurityEvent::UnknownId);
-            return Ok(Current::New);
+            return Ok((Current::New, false));
         };
         let key = engine.hasher.key(&id);
         let mut found = engine.store.load(&key).await?;
@@ -465,11 +477,29 @@ impl Session {
                 }
             }
         }
-        let Some(record) = found else {
+        let Some(mut record) = found else {
             engine.emit(SecurityEvent::UnknownId);
-            return Ok(Current::New);
+            return Ok((Current::New, false));
         };
         let now = engine.now();
+        // Renewed moments ago: a request already in flight with the old ID is served the
+        // successor until the grace period ends (one hop is enough: grace is shorter than the
+        // renewal interval).
+        let mut via_grace = false;
+        if let Some((successor, _)) = record.successor().filter(|(_, until)| now < *until) {
+            if let Some(next) = engine.store.load(&successor).await? {
+                record = next;
+                via_grace = true;
+            }
+        }
+        let current = self.check_loaded(record, now).await?;
+        let via_grace = via_grace && matches!(current, Current::Existing { .. });
+        Ok((current, via_grace))
+    }
+
+    /// A loaded record as the request's session: live, or ended (expired just now, or before).
+    async fn check_loaded(&self, record: Record, now: Timestamp) -> Result<Current, Error> {
+        let engine = &self.engine;
         match record.end_reason_at(now) {
             None => Ok(Current::Existing {
                 record: Box::new(record),
@@ -523,6 +553,14 @@ impl Session {
         }
     }
 
+    /// Emits the store-error event for a store failure, and passes every error on.
+    fn report(&self, error: Error) -> Error {
+        if error.is_store() {
+            self.engine.emit(SecurityEvent::StoreError);
+        }
+        error
+    }
+
     /// True once anything has read or written the session during this request: the response
     /// then depends on it (`Vary: Cookie`, no caching).
     pub fn is_loaded(&self) -> bool {
@@ -561,7 +599,9 @@ impl Session {
                 true => CookieAction::Keep,
                 // Boxed: the write paths hold whole records across awaits, and an inline future
                 // that size would be copied around on every request, even read-only ones.
-                false => Box::pin(self.commit_server(&mut state)).await?,
+                false => Box::pin(self.commit_server(&mut state))
+                    .await
+                    .map_err(|e| self.report(e))?,
             },
             Codec::Sealed(_) | Codec::Flask(_) => client::commit(&self.engine, &mut state)?,
         };
@@ -592,7 +632,7 @@ impl Session {
         if state.destroy || state.cycle || state.login.is_some() || !state.changes.is_empty() {
             return false;
         }
-        if state.issued.is_some() {
+        if state.issued.is_some() || self.renewal_due(state).is_some() {
             return false;
         }
         match &state.current {
@@ -603,6 +643,20 @@ impl Session {
             }
             None => true,
         }
+    }
+
+    /// When periodic renewal is on and this session's ID is old enough: the grace deadline for
+    /// the ID it replaces.
+    fn renewal_due(&self, state: &State) -> Option<Timestamp> {
+        let renewal = self.engine.config.renewal?;
+        if state.via_grace || state.destroy {
+            return None;
+        }
+        let Some(Current::Existing { record }) = &state.current else {
+            return None;
+        };
+        let now = self.engine.now();
+        (now.duration_since(record.id_issued) >= renewal.every).then(|| now + renewal.grace)
     }
 
     fn max_age(&self, state: &State) -> Option<i64> {
@@ -643,7 +697,9 @@ impl Session {
             apply(&state.changes, &mut data);
             self.create_record(state, data, state.login.clone()).await?;
         } else if state.cycle {
-            self.cycle(state).await?;
+            self.cycle(state, None).await?;
+        } else if let Some(grace_until) = self.renewal_due(state) {
+            self.cycle(state, Some(grace_until)).await?;
         } else if !state.changes.is_empty() {
             self.write(state, None).await?;
         }
@@ -689,6 +745,7 @@ impl Session {
                 user: user.clone(),
                 auth_time: user.as_ref().map(|_| now),
                 created: now,
+                id_issued: now,
                 last_seen: now,
                 idle_deadline: idle_deadline(now, engine.config.idle_timeout, absolute),
                 absolute_deadline: absolute,
@@ -719,8 +776,8 @@ impl Session {
 
     /// New ID, same data (plus this request's changes); the old record becomes a tombstone,
     /// but only if nobody wrote to it since it was loaded (otherwise their write is folded in
-    /// first).
-    async fn cycle(&self, state: &mut State) -> Result<SessionId, Error> {
+    /// first). With `renew`, the tombstone points to the new record until that grace deadline.
+    async fn cycle(&self, state: &mut State, renew: Option<Timestamp>) -> Result<SessionId, Error> {
         let engine = &self.engine;
         for attempt in 0..=engine.config.max_retries {
             let Some(Current::Existing { record: old, .. }) = &state.current else {
@@ -752,11 +809,26 @@ impl Session {
                 }
             }
             let new_key = new.key;
-            if engine
-                .store
-                .end(&old.key, EndReason::Cycled, engine.now(), Some(old.version))
-                .await?
-            {
+            let now = engine.now();
+            let ended = match renew {
+                None => {
+                    engine
+                        .store
+                        .end(&old.key, EndReason::Cycled, now, Some(old.version))
+                        .await?
+                }
+                Some(grace_until) => {
+                    let mut tombstone = old.clone().into_tombstone(EndReason::Renewed, now);
+                    tombstone.state = RecordState::Ended {
+                        reason: EndReason::Renewed,
+                        at: now,
+                        successor: Some(new_key),
+                        grace_until: Some(grace_until),
+                    };
+                    engine.store.save_if(&tombstone, old.version).await?
+                }
+            };
+            if ended {
                 engine.emit(SecurityEvent::IdCycled {
                     from: old.key,
                     to: new_key,

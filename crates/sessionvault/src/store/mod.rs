@@ -44,6 +44,13 @@ pub enum RecordState {
         reason: EndReason,
         /// When.
         at: Timestamp,
+        /// After a renewal: the key of the session that replaced this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        successor: Option<StoreKey>,
+        /// After a renewal: until when a request still carrying the old ID is served the
+        /// successor, so requests already in flight do not fail.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace_until: Option<Timestamp>,
     },
 }
 
@@ -65,6 +72,9 @@ pub struct Record {
     pub auth_time: Option<Timestamp>,
     /// When the session began.
     pub created: Timestamp,
+    /// When its current ID was issued (for periodic renewal).
+    #[serde(default)]
+    pub id_issued: Timestamp,
     /// The last request that touched it.
     pub last_seen: Timestamp,
     /// It ends if no request comes before this.
@@ -96,10 +106,27 @@ impl Record {
         }
     }
 
+    /// The renewal successor and grace deadline, if this is the tombstone of a renewed session.
+    pub fn successor(&self) -> Option<(StoreKey, Timestamp)> {
+        match self.state {
+            RecordState::Ended {
+                successor: Some(key),
+                grace_until: Some(until),
+                ..
+            } => Some((key, until)),
+            _ => None,
+        }
+    }
+
     /// This record turned into a tombstone: data dropped, version bumped.
     pub fn into_tombstone(mut self, reason: EndReason, at: Timestamp) -> Self {
         self.version += 1;
-        self.state = RecordState::Ended { reason, at };
+        self.state = RecordState::Ended {
+            reason,
+            at,
+            successor: None,
+            grace_until: None,
+        };
         self.data.clear();
         self.expires_at = self.expires_at.max(self.absolute_deadline).max(at);
         self
