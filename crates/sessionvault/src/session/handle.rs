@@ -486,11 +486,11 @@ impl Session {
         // successor until the grace period ends (one hop is enough: grace is shorter than the
         // renewal interval).
         let mut via_grace = false;
-        if let Some((successor, _)) = record.successor().filter(|(_, until)| now < *until) {
-            if let Some(next) = engine.store.load(&successor).await? {
-                record = next;
-                via_grace = true;
-            }
+        if let Some((successor, _)) = record.successor().filter(|(_, until)| now < *until)
+            && let Some(next) = engine.store.load(&successor).await?
+        {
+            record = next;
+            via_grace = true;
         }
         let current = self.check_loaded(record, now).await?;
         let via_grace = via_grace && matches!(current, Current::Existing { .. });
