@@ -18,12 +18,41 @@
 //!
 //! # Design overview
 //!
+//! - [`SessionManager`] and [`Session`]: the engine and the per-request handle. A request's
+//!   reads see the stored session plus its own writes; its writes are recorded as a change set
+//!   and saved after the handler by compare-and-set, replayed on the fresh record when another
+//!   request saved first. [`Session::update`] does read-modify-write that concurrent requests
+//!   cannot lose.
+//! - [`store`]: the [`SessionStore`] trait (create-if-absent, compare-and-set, tombstones, a
+//!   per-user index) and [`MemoryStore`]; SQL and Redis stores live in their own crates.
 //! - [`Keyring`]: the secret that signs and the older secrets that still verify, each checked
-//!   against a built-in list of published keys and for length, repeats, runs and words.
-//! - [`flask`]: Flask's session cookie format (itsdangerous, tagged JSON, zlib) implemented to the
-//!   byte, so a Rust service and a Flask application can read and write each other's sessions.
+//!   against a built-in list of published keys and for length, repeats, runs and words. Keys
+//!   for each purpose (ID hashing, cookie sealing) are derived from it with HKDF, so no key does
+//!   two jobs.
+//! - [`flask`]: Flask's session cookie format (itsdangerous, tagged JSON, zlib) implemented to
+//!   the byte, so a Rust service and a Flask application can read and write each other's
+//!   sessions. [`sealed`]: encrypted cookies for apps without a store.
+//! - [`events`]: what happened to sessions, through `tracing` and an optional [`EventSink`].
 //!
-//! Non-goals: the core crate does no HTTP and no I/O; frameworks and stores build on it.
+//! Non-goals: the core crate does no HTTP and no network I/O; frameworks and stores build on
+//! it (`sessionvault-axum`, `sessionvault-sqlx`).
+//!
+//! # Guarantees of server-side sessions
+//!
+//! 1. An ID is accepted only if this server issued it and it is live: not expired (idle or
+//!    absolute), not ended, not replaced. An unknown ID is never adopted (strict mode).
+//! 2. A request's writes are never silently lost to another request's: other keys merge,
+//!    `update` re-runs on the fresh value, and what cannot be saved is an error (409).
+//! 3. Once a session is ended (logout, revocation, new ID), no request, not even one in flight,
+//!    can make it live again: ended sessions stay as tombstones for as long as they could have
+//!    lived, and every reuse is reported.
+//! 4. A store failure is never turned into "no session" or "saved": it is an error (503).
+//! 5. The raw ID lives only in the cookie and in memory for one request; stores see an
+//!    HMAC-SHA256 of it.
+//!
+//! The cookie modes ([`CookieMode::Sealed`], [`CookieMode::Flask`]) keep the session in the
+//! cookie: expiry is enforced from deadlines inside the authenticated cookie, but guarantees 1
+//! and 3 hold only until the cookie expires, since there is no store to remember a logout.
 //!
 //! # Security properties
 //!
@@ -32,6 +61,8 @@
 //!   signature has been verified.
 //! - Untrusted input never panics: every rejection is a typed [`Error`], and decompression is
 //!   capped so a small cookie cannot inflate into a large allocation.
+//! - Session IDs carry 256 bits from the OS CSPRNG; `Debug` never shows one, and events carry
+//!   only a prefix of the keyed hash.
 //! - Flask cookies are signed, not encrypted: anyone can read them (see
 //!   [`flask::decode_unverified`]). Do not put secrets in them.
 
