@@ -147,3 +147,77 @@ fn unreachable_and_invalid_urls_are_one_line_errors() {
         assert!(!stderr(&o).contains("panicked"));
     }
 }
+
+/// The counter example that `cargo test --workspace` builds (sessionvault-axum's example).
+fn counter_example() -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples/counter");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (./scripts/test.sh), which \
+         builds the counter example",
+        path.display()
+    );
+    path
+}
+
+fn start_counter(extra: &[&str]) -> (KillOnDrop, u16) {
+    let mut child = Command::new(counter_example())
+        .args(["--listen", "127.0.0.1:0", "--store", "memory"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the counter example");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (KillOnDrop(child), port)
+}
+
+#[test]
+fn the_counter_example_passes_and_its_dev_mode_is_flagged() {
+    let (_secure, port) = start_counter(&[]);
+    let o = sv(&["audit", "--json", &format!("http://127.0.0.1:{port}/incr")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let cookie = &report["cookies"][0];
+    assert_eq!(cookie["name"], "__Host-session");
+    assert_eq!(cookie["secure"], true);
+    assert_eq!(cookie["http_only"], true);
+    assert_eq!(cookie["same_site"], "Lax");
+    assert!(cookie["flask"].is_null(), "an opaque ID reveals nothing");
+    assert!(
+        report["highest"].is_null() || report["highest"] == "info",
+        "{report}"
+    );
+
+    let (_dev, port) = start_counter(&["--insecure-dev"]);
+    let o = sv(&["audit", &format!("http://127.0.0.1:{port}/incr")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("missing-secure"));
+
+    let (_flask, port) = start_counter(&["--cookie-mode", "flask"]);
+    let o = sv(&["audit", "--json", &format!("http://127.0.0.1:{port}/incr")]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let flask = &report["cookies"][0]["flask"];
+    assert_eq!(
+        flask["session"]["n"], 1,
+        "a Flask-mode cookie is readable: {report}"
+    );
+    assert!(
+        flask["known_key_source"].is_null(),
+        "and signed with a random key"
+    );
+}
