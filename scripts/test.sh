@@ -5,9 +5,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/lib/python-venv.sh
+. scripts/lib/services.sh
+trap sv_stop_services EXIT
 
 echo "==> set-up"
 sv_python_venv "$root"
+sv_postgres
 "$SESSIONVAULT_FLASK_PYTHON" -c 'from importlib.metadata import version as v; print("    Flask", v("flask"), "/ itsdangerous", v("itsdangerous"))'
 
 echo "==> cargo fmt --check"
@@ -22,4 +25,5 @@ cargo test --workspace --locked
 echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
+sv_report_skips
 echo "==> all checks passed"

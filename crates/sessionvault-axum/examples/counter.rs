@@ -1,7 +1,8 @@
 //! The counter example: a small server that tests, benchmarks and outside checks drive.
 //!
 //! ```text
-//! cargo run --release -p sessionvault-axum --example counter -- [--listen ADDR] [--store memory|sqlite:PATH]
+//! cargo run --release -p sessionvault-axum --example counter -- [--listen ADDR]
+//!     [--store memory|sqlite:PATH|postgres://USER@HOST:PORT/DB]
 //!     [--cookie-mode server|sealed|flask] [--secret-file PATH] [--idle-timeout 30m]
 //!     [--absolute-timeout 12h] [--insecure-dev]
 //! ```
@@ -24,7 +25,7 @@ use clap::{Parser, ValueEnum};
 use jiff::SignedDuration;
 use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
 use sessionvault_axum::{Session, SessionError, SessionLayer};
-use sessionvault_sqlx::SqliteStore;
+use sessionvault_sqlx::{PgStore, SqliteStore};
 
 #[derive(Parser, Debug)]
 #[command(about = "sessionvault counter example")]
@@ -32,7 +33,8 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// Where server-side sessions live: `memory` or `sqlite:PATH`.
+    /// Where server-side sessions live: `memory`, `sqlite:PATH` or
+    /// `postgres://USER@HOST:PORT/DB`.
     #[arg(long, default_value = "sqlite:counter.db")]
     store: String,
     /// Where session state lives.
@@ -105,9 +107,11 @@ async fn manager(args: &Args) -> anyhow::Result<SessionManager> {
         builder.with_store(MemoryStore::new())
     } else if let Some(path) = args.store.strip_prefix("sqlite:") {
         builder.with_store(SqliteStore::open(path).await?)
+    } else if args.store.starts_with("postgres://") || args.store.starts_with("postgresql://") {
+        builder.with_store(PgStore::connect(&args.store).await?)
     } else {
         bail!(
-            "unsupported --store {:?}: use memory or sqlite:PATH",
+            "unsupported --store {:?}: use memory, sqlite:PATH or postgres://USER@HOST:PORT/DB",
             args.store
         )
     };

@@ -17,10 +17,20 @@ use sessionvault::id::{SessionId, StoreKey};
 use sessionvault::store::{Record, RecordState, SessionStore};
 
 /// Expands to the whole suite as tests, for a store made by `$make` (an async expression).
+///
+/// `store_conformance!(service = "postgres", make())` marks tests that need a server:
+/// they are skipped only when `./scripts/test.sh` could not provide one (see
+/// [`crate::skip_requested`]).
 #[macro_export]
 macro_rules! store_conformance {
+    (service = $service:literal, $make:expr) => {
+        $crate::store_conformance!(@all $service, $make);
+    };
     ($make:expr) => {
-        $crate::store_conformance!(@tests $make;
+        $crate::store_conformance!(@all "", $make);
+    };
+    (@all $service:literal, $make:expr) => {
+        $crate::store_conformance!(@tests $service, $make;
             create_never_overwrites,
             save_is_compare_and_set,
             tombstones_are_final,
@@ -31,10 +41,13 @@ macro_rules! store_conformance {
             concurrent_writers_lose_nothing,
         );
     };
-    (@tests $make:expr; $($name:ident),* $(,)?) => {
+    (@tests $service:literal, $make:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
+                if !$service.is_empty() && $crate::skip_requested($service) {
+                    return;
+                }
                 let store = $make.await;
                 $crate::conformance::$name(store).await;
             }

@@ -13,6 +13,14 @@ use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 use sessionvault::{EndReason, EventSink, SecurityEvent};
 
+/// True when `./scripts/test.sh` could neither find nor start `service` and asked, through
+/// `SESSIONVAULT_SKIP_SERVICES` (a comma-separated list), for its tests to be skipped. The
+/// script names every skipped test loudly; nothing else skips them.
+pub fn skip_requested(service: &str) -> bool {
+    std::env::var("SESSIONVAULT_SKIP_SERVICES")
+        .is_ok_and(|list| list.split(',').any(|s| s.trim() == service))
+}
+
 /// Wraps a store: counts calls (all, and writes), and fails every call while `down` is set.
 /// Clones share counters and switch.
 #[derive(Clone)]

@@ -131,7 +131,16 @@ fn exercise(args: &[&str]) {
 fn counter_runs_with_every_store_and_cookie_mode() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("counter.db").display());
-    for store in ["memory", db.as_str()] {
+    let mut stores = vec!["memory".to_owned(), db];
+    if sessionvault_testkit::skip_requested("postgres") {
+        eprintln!("SKIPPED: counter with --store postgres (no PostgreSQL; see ./scripts/test.sh)");
+    } else {
+        stores.push(std::env::var("SESSIONVAULT_POSTGRES_URL").expect(
+            "SESSIONVAULT_POSTGRES_URL is not set: run ./scripts/test.sh, which provides PostgreSQL",
+        ));
+    }
+    for store in &stores {
+        let store = store.as_str();
         for mode in ["server", "sealed", "flask"] {
             exercise(&["--store", store, "--cookie-mode", mode]);
         }

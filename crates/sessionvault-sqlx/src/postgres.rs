@@ -1,0 +1,257 @@
+//! The PostgreSQL store: for several application servers sharing sessions.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sessionvault::EndReason;
+use sessionvault::id::StoreKey;
+use sessionvault::store::{Record, SessionStore, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// Rows a single sweep statement deletes at most, so a sweep never holds many row locks or
+/// runs long enough to slow requests down; [`SessionStore::sweep`] repeats it until done.
+const SWEEP_BATCH: i64 = 1000;
+
+/// An arbitrary, fixed key for the advisory lock that serializes migrations across processes.
+const MIGRATION_LOCK: i64 = 0x7365_7373_7661_756c; // "sessvaul"
+
+/// Sessions in PostgreSQL, in the table `sessionvault_sessions` of the connection's schema.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::new(e)
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://USER@HOST:PORT/DB`) and applies the schema.
+    ///
+    /// # Errors
+    ///
+    /// When the server cannot be reached or the schema cannot be applied.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(store_error)?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with `options` (for a schema other than the default, set its `search_path`).
+    ///
+    /// # Errors
+    ///
+    /// When the server cannot be reached or the schema cannot be applied.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // A dead server fails requests within seconds (503), not after a long hang.
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_with(options)
+            .await
+            .map_err(store_error)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the schema. Several app servers starting at once take turns (advisory lock).
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        for statement in [
+            "CREATE TABLE IF NOT EXISTS sessionvault_schema (version BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS sessionvault_sessions (
+                key BYTEA PRIMARY KEY,
+                version BIGINT NOT NULL,
+                live BOOLEAN NOT NULL,
+                user_id TEXT,
+                expires_at BIGINT NOT NULL,
+                record JSONB NOT NULL
+            )",
+            "CREATE INDEX IF NOT EXISTS sessionvault_sessions_user
+                ON sessionvault_sessions (user_id) WHERE user_id IS NOT NULL AND live",
+            "CREATE INDEX IF NOT EXISTS sessionvault_sessions_expires
+                ON sessionvault_sessions (expires_at)",
+        ] {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM sessionvault_schema")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        match current {
+            None => {
+                sqlx::query("INSERT INTO sessionvault_schema (version) VALUES ($1)")
+                    .bind(SCHEMA_VERSION)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+            }
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::new(format!(
+                    "the database has schema version {v}, newer than this sessionvault \
+                     understands ({SCHEMA_VERSION})"
+                )));
+            }
+            Some(_) => {}
+        }
+        tx.commit().await.map_err(store_error)
+    }
+
+    fn decode(value: serde_json::Value) -> Result<Record, StoreError> {
+        serde_json::from_value(value).map_err(store_error)
+    }
+
+    fn encode(record: &Record) -> Result<serde_json::Value, StoreError> {
+        serde_json::to_value(record).map_err(store_error)
+    }
+
+    fn user_column(record: &Record) -> Option<&str> {
+        if record.is_live() {
+            record.user.as_deref()
+        } else {
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let row = sqlx::query("SELECT record FROM sessionvault_sessions WHERE key = $1")
+            .bind(&key.as_bytes()[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.map(|r| Self::decode(r.get(0))).transpose()
+    }
+
+    async fn create(&self, record: &Record) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sessionvault_sessions (key, version, live, user_id, expires_at, record)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&record.key.as_bytes()[..])
+        .bind(record.version as i64)
+        .bind(record.is_live())
+        .bind(Self::user_column(record))
+        .bind(record.expires_at.as_microsecond())
+        .bind(Self::encode(record)?)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessionvault_sessions
+             SET version = $1, live = $2, user_id = $3, expires_at = $4, record = $5
+             WHERE key = $6 AND version = $7 AND live",
+        )
+        .bind(record.version as i64)
+        .bind(record.is_live())
+        .bind(Self::user_column(record))
+        .bind(record.expires_at.as_microsecond())
+        .bind(Self::encode(record)?)
+        .bind(&record.key.as_bytes()[..])
+        .bind(expected_version as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_if_live(
+        &self,
+        key: &StoreKey,
+        last_seen: Timestamp,
+        idle_deadline: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessionvault_sessions
+             SET record = jsonb_set(jsonb_set(record, '{last_seen}', to_jsonb($1::text)),
+                                    '{idle_deadline}', to_jsonb($2::text))
+             WHERE key = $3 AND live",
+        )
+        .bind(last_seen.to_string())
+        .bind(idle_deadline.to_string())
+        .bind(&key.as_bytes()[..])
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn end(
+        &self,
+        key: &StoreKey,
+        reason: EndReason,
+        at: Timestamp,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        // Read, make the tombstone, write it only over the version read: a concurrent save
+        // makes the write miss and the loop looks again.
+        loop {
+            let Some(current) = self.load(key).await? else {
+                return Ok(false);
+            };
+            if !current.is_live() || expected_version.is_some_and(|v| v != current.version) {
+                return Ok(false);
+            }
+            let version = current.version;
+            if self
+                .save_if(&current.into_tombstone(reason, at), version)
+                .await?
+            {
+                return Ok(true);
+            }
+            if expected_version.is_some() {
+                return Ok(false);
+            }
+        }
+    }
+
+    async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
+        let rows =
+            sqlx::query("SELECT record FROM sessionvault_sessions WHERE user_id = $1 AND live")
+                .bind(user)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?;
+        rows.into_iter().map(|r| Self::decode(r.get(0))).collect()
+    }
+
+    async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            // SKIP LOCKED: rows a request is writing right now are left for the next sweep.
+            let done = sqlx::query(
+                "DELETE FROM sessionvault_sessions WHERE key IN (
+                    SELECT key FROM sessionvault_sessions WHERE expires_at <= $1
+                    LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(now.as_microsecond())
+            .bind(SWEEP_BATCH)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+            total += done.rows_affected();
+            if done.rows_affected() < SWEEP_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
