@@ -11,6 +11,8 @@ trap sv_stop_services EXIT
 echo "==> set-up"
 sv_python_venv "$root"
 sv_postgres
+sv_redis
+sv_redis_cluster
 "$SESSIONVAULT_FLASK_PYTHON" -c 'from importlib.metadata import version as v; print("    Flask", v("flask"), "/ itsdangerous", v("itsdangerous"))'
 
 echo "==> cargo fmt --check"

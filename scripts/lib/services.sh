@@ -84,14 +84,119 @@ sv_postgres_drop_test_schemas() {
 sv_report_skips() {
     [ ${#SV_SKIPPED[@]} -eq 0 ] && return 0
     echo
-    echo "!!! SKIPPED: no ${SV_SKIPPED[*]} server could be found or started (run as root to"
-    echo "!!! install and start one, or point SESSIONVAULT_POSTGRES_URL at a server). Not run:"
+    echo "!!! SKIPPED: no ${SV_SKIPPED[*]} server could be found or started (run as root to install"
+    echo "!!! and start one, or set SESSIONVAULT_POSTGRES_URL / SESSIONVAULT_REDIS_URL /"
+    echo "!!! SESSIONVAULT_REDIS_CLUSTER to a running server). Not run:"
     local s
     for s in "${SV_SKIPPED[@]}"; do
         case $s in
             postgres) echo "!!!   sessionvault-sqlx tests/postgres.rs: every store conformance test and"
                       echo "!!!   migrations_run_concurrently_without_conflict; the counter example with --store postgres" ;;
+            redis) echo "!!!   sessionvault-redis tests/redis.rs: single_server::* and braces_in_the_prefix_are_refused;"
+                   echo "!!!   the counter example with --store redis" ;;
+            redis-cluster) echo "!!!   sessionvault-redis tests/redis.rs: cluster_of_three::*; the counter example with --store redis-cluster" ;;
         esac
     done
     echo
+}
+
+# A free loopback port in [20000, 30000) whose cluster bus port (+10000) is free too.
+sv_free_cluster_port() {
+    python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    port = random.randrange(20000, 30000)
+    ok = True
+    for p in (port, port + 10000):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            ok = False
+        finally:
+            s.close()
+    if ok:
+        print(port)
+        break
+PY
+}
+
+sv_need_redis_server() {
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            echo "    installing redis-server from Debian's packages"
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+        fi
+    fi
+    command -v redis-server >/dev/null && command -v redis-cli >/dev/null
+}
+
+# Starts one throwaway Redis on PORT in DIR; extra arguments go to redis-server.
+sv_start_redis() {
+    local port=$1 dir=$2
+    shift 2
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+        --dir "$dir" --pidfile "$dir/redis-$port.pid" --logfile "$dir/redis-$port.log" "$@" >/dev/null
+    SV_CLEANUPS+=("redis-cli -p $port shutdown nosave")
+    local i
+    for i in $(seq 50); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+sv_redis() {
+    local url=${SESSIONVAULT_REDIS_URL:-redis://127.0.0.1:6379}
+    local hostport=${url#redis://}
+    hostport=${hostport%%/*}
+    if sv_port_open "${hostport%:*}" "${hostport#*:}"; then
+        export SESSIONVAULT_REDIS_URL=$url
+        echo "    Redis answers at $hostport"
+        return 0
+    fi
+    if ! sv_need_redis_server; then
+        sv_skip redis
+        return 0
+    fi
+    local dir port
+    dir=$(mktemp -d /tmp/sessionvault-redis.XXXXXX)
+    SV_CLEANUPS+=("rm -rf $dir")
+    port=$(sv_free_port)
+    sv_start_redis "$port" "$dir"
+    export SESSIONVAULT_REDIS_URL="redis://127.0.0.1:$port"
+    echo "    started a throwaway Redis on 127.0.0.1:$port"
+}
+
+sv_redis_cluster() {
+    if [ -n "${SESSIONVAULT_REDIS_CLUSTER:-}" ]; then
+        local first=${SESSIONVAULT_REDIS_CLUSTER#redis-cluster://}
+        first=${first%%,*}
+        if sv_port_open "${first%:*}" "${first#*:}"; then
+            echo "    Redis Cluster answers at $first"
+            return 0
+        fi
+    fi
+    if ! sv_need_redis_server; then
+        sv_skip redis-cluster
+        return 0
+    fi
+    local dir port ports=() seeds=()
+    dir=$(mktemp -d /tmp/sessionvault-cluster.XXXXXX)
+    SV_CLEANUPS+=("rm -rf $dir")
+    for _ in 1 2 3; do
+        port=$(sv_free_cluster_port)
+        sv_start_redis "$port" "$dir" --cluster-enabled yes \
+            --cluster-config-file "$dir/nodes-$port.conf" --cluster-node-timeout 2000
+        ports+=("$port")
+        seeds+=("127.0.0.1:$port")
+    done
+    redis-cli --cluster create "${seeds[@]}" --cluster-replicas 0 --cluster-yes >/dev/null
+    local i
+    for i in $(seq 100); do
+        redis-cli -p "${ports[0]}" cluster info 2>/dev/null | grep -q "cluster_state:ok" && break
+        sleep 0.1
+    done
+    export SESSIONVAULT_REDIS_CLUSTER="redis-cluster://$(IFS=,; echo "${seeds[*]}")"
+    echo "    started a throwaway Redis Cluster of three masters on ${seeds[*]}"
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release -p sessionvault-axum --example counter -- [--listen ADDR]
-//!     [--store memory|sqlite:PATH|postgres://USER@HOST:PORT/DB]
+//!     [--store memory|sqlite:PATH|postgres://USER@HOST:PORT/DB|redis://HOST:PORT[/DB]
+//!      |redis-cluster://HOST:PORT[,HOST:PORT...]]
 //!     [--cookie-mode server|sealed|flask] [--secret-file PATH] [--idle-timeout 30m]
 //!     [--absolute-timeout 12h] [--insecure-dev]
 //! ```
@@ -25,6 +26,7 @@ use clap::{Parser, ValueEnum};
 use jiff::SignedDuration;
 use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
 use sessionvault_axum::{Session, SessionError, SessionLayer};
+use sessionvault_redis::RedisStore;
 use sessionvault_sqlx::{PgStore, SqliteStore};
 
 #[derive(Parser, Debug)]
@@ -33,8 +35,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// Where server-side sessions live: `memory`, `sqlite:PATH` or
-    /// `postgres://USER@HOST:PORT/DB`.
+    /// Where server-side sessions live: `memory`, `sqlite:PATH`,
+    /// `postgres://USER@HOST:PORT/DB`, `redis://HOST:PORT[/DB]` or
+    /// `redis-cluster://HOST:PORT[,HOST:PORT...]`.
     #[arg(long, default_value = "sqlite:counter.db")]
     store: String,
     /// Where session state lives.
@@ -109,9 +112,12 @@ async fn manager(args: &Args) -> anyhow::Result<SessionManager> {
         builder.with_store(SqliteStore::open(path).await?)
     } else if args.store.starts_with("postgres://") || args.store.starts_with("postgresql://") {
         builder.with_store(PgStore::connect(&args.store).await?)
+    } else if args.store.starts_with("redis://") || args.store.starts_with("redis-cluster://") {
+        builder.with_store(RedisStore::connect_url(&args.store).await?)
     } else {
         bail!(
-            "unsupported --store {:?}: use memory, sqlite:PATH or postgres://USER@HOST:PORT/DB",
+            "unsupported --store {:?}: use memory, sqlite:PATH, postgres://USER@HOST:PORT/DB, \
+             redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT[,HOST:PORT...]",
             args.store
         )
     };

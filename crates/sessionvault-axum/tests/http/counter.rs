@@ -139,6 +139,18 @@ fn counter_runs_with_every_store_and_cookie_mode() {
             "SESSIONVAULT_POSTGRES_URL is not set: run ./scripts/test.sh, which provides PostgreSQL",
         ));
     }
+    for (service, var) in [
+        ("redis", "SESSIONVAULT_REDIS_URL"),
+        ("redis-cluster", "SESSIONVAULT_REDIS_CLUSTER"),
+    ] {
+        if sessionvault_testkit::skip_requested(service) {
+            eprintln!("SKIPPED: counter with --store {service} (see ./scripts/test.sh)");
+        } else {
+            stores.push(std::env::var(var).unwrap_or_else(|_| {
+                panic!("{var} is not set: run ./scripts/test.sh, which provides {service}")
+            }));
+        }
+    }
     for store in &stores {
         let store = store.as_str();
         for mode in ["server", "sealed", "flask"] {
