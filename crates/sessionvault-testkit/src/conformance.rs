@@ -12,9 +12,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use sessionvault::EndReason;
 use sessionvault::id::{SessionId, StoreKey};
+use sessionvault::session::IncomingCookie;
 use sessionvault::store::{Record, RecordState, SessionStore};
+use sessionvault::{
+    EndReason, Keyring, ManualClock, RequestMeta, Session, SessionConfig, SessionManager,
+};
+
+use crate::TestStore;
 
 /// Expands to the whole suite as tests, for a store made by `$make` (an async expression).
 ///
@@ -39,6 +44,10 @@ macro_rules! store_conformance {
             sweep_forgets_only_what_has_expired,
             keys_are_opaque_hashes,
             concurrent_writers_lose_nothing,
+            sessions_merge_concurrent_writes,
+            logout_leaves_a_tombstone_in_flight_writes_cannot_revive,
+            idle_and_absolute_expiry_hold,
+            round_trips_per_request,
         );
     };
     (@tests $service:literal, $make:expr; $($name:ident),* $(,)?) => {
@@ -67,7 +76,7 @@ fn t0() -> Timestamp {
 
 fn fresh_key() -> StoreKey {
     let id = SessionId::generate().unwrap_or_else(|e| panic!("OS RNG: {e}"));
-    let keyring = sessionvault::Keyring::generate().unwrap_or_else(|e| panic!("OS RNG: {e}"));
+    let keyring = Keyring::generate().unwrap_or_else(|e| panic!("OS RNG: {e}"));
     sessionvault::id::IdHasher::new(&keyring).key(&id)
 }
 
@@ -358,4 +367,133 @@ pub async fn concurrent_writers_lose_nothing(store: impl SessionStore) {
     let done = store.load(&r.key).await.expect("load").expect("present");
     assert_eq!(done.version, 24);
     assert_eq!(done.data.len(), 25);
+}
+
+// ------------------------------------------------------------------ the engine on this store
+
+fn manager<S: SessionStore + Clone>(store: S, clock: &ManualClock) -> SessionManager {
+    SessionManager::builder(Keyring::generate().unwrap_or_else(|e| panic!("OS RNG: {e}")))
+        .with_store(store)
+        .with_clock(clock.clone())
+        .with_config(SessionConfig::default().with_max_retries(64))
+        .build()
+        .unwrap_or_else(|e| panic!("manager: {e}"))
+}
+
+fn request(manager: &SessionManager, cookie: Option<&str>) -> Session {
+    let incoming = cookie.map_or(IncomingCookie::Absent, |c| IncomingCookie::One(c.to_owned()));
+    manager.session(incoming, RequestMeta::default())
+}
+
+async fn new_session(manager: &SessionManager) -> String {
+    let s = request(manager, None);
+    s.insert("seed", 0).await.expect("insert");
+    let header = s.commit().await.expect("commit").expect("a new cookie");
+    let pair = header.split(';').next().unwrap_or_default();
+    pair.split_once('=').map(|(_, v)| v.to_owned()).unwrap_or_default()
+}
+
+/// Through the engine: parallel requests writing different keys all land, and parallel
+/// increments through `update` all count.
+pub async fn sessions_merge_concurrent_writes<S: SessionStore + Clone>(store: S) {
+    let clock = ManualClock::new(t0());
+    let m = manager(store, &clock);
+    let cookie = new_session(&m).await;
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let m = m.clone();
+            let cookie = cookie.clone();
+            tokio::spawn(async move {
+                let s = request(&m, Some(&cookie));
+                s.insert(&format!("k{i}"), i).await.expect("insert");
+                let inc = s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await;
+                s.commit().await.expect("commit");
+                inc.is_ok()
+            })
+        })
+        .collect();
+    let mut increments = 0;
+    for t in tasks {
+        increments += i64::from(t.await.expect("task"));
+    }
+    let s = request(&m, Some(&cookie));
+    for i in 0..32 {
+        assert_eq!(s.get::<i64>(&format!("k{i}")).await.expect("get"), Some(i), "k{i}");
+    }
+    assert_eq!(s.get::<i64>("n").await.expect("get"), Some(increments));
+}
+
+/// Through the engine: logout leaves a tombstone; a request that loaded the session before
+/// cannot write it back to life.
+pub async fn logout_leaves_a_tombstone_in_flight_writes_cannot_revive<S: SessionStore + Clone>(
+    store: S,
+) {
+    let clock = ManualClock::new(t0());
+    let m = manager(store, &clock);
+    let cookie = new_session(&m).await;
+    let in_flight = request(&m, Some(&cookie));
+    assert_eq!(in_flight.get::<i64>("seed").await.expect("load"), Some(0));
+    let logout = request(&m, Some(&cookie));
+    logout.logout().await.expect("logout");
+    logout.commit().await.expect("commit logout");
+    in_flight.insert("revive", true).await.expect("insert");
+    let err = in_flight.commit().await.expect_err("the write must not succeed");
+    assert!(err.is_conflict(), "{err}");
+    let after = request(&m, Some(&cookie));
+    assert_eq!(after.len().await.expect("load"), 0, "still logged out");
+}
+
+/// Through the engine: the idle timeout and the absolute lifetime both end a session.
+pub async fn idle_and_absolute_expiry_hold<S: SessionStore + Clone>(store: S) {
+    let clock = ManualClock::new(t0());
+    let m = manager(store, &clock);
+    let idle = new_session(&m).await;
+    clock.advance(SignedDuration::from_mins(31));
+    assert_eq!(request(&m, Some(&idle)).len().await.expect("load"), 0, "idle expiry");
+
+    let busy = new_session(&m).await;
+    for _ in 0..36 {
+        clock.advance(SignedDuration::from_mins(20));
+        let s = request(&m, Some(&busy));
+        let alive = s.len().await.expect("load") > 0;
+        s.commit().await.expect("commit");
+        if !alive {
+            // 36 x 20 minutes = 12 hours: it must end exactly at the absolute deadline.
+            return;
+        }
+    }
+    panic!("a session active every 20 minutes outlived its 12-hour absolute lifetime");
+}
+
+/// Store calls per request: none when the handler does not touch the session, one for a read,
+/// two for a read and a write, none extra on reads while the idle deadline is fresh.
+pub async fn round_trips_per_request<S: SessionStore + Clone>(store: S) {
+    let clock = ManualClock::new(t0());
+    let counted = TestStore::new(store);
+    let m = manager(counted.clone(), &clock);
+    let cookie = new_session(&m).await;
+    let count = |f: usize| counted.calls() - f;
+
+    let before = counted.calls();
+    request(&m, Some(&cookie)).commit().await.expect("commit");
+    assert_eq!(count(before), 0, "untouched");
+
+    let before = counted.calls();
+    let s = request(&m, Some(&cookie));
+    s.get::<i64>("seed").await.expect("get");
+    s.commit().await.expect("commit");
+    assert_eq!(count(before), 1, "read");
+
+    let before = counted.calls();
+    let s = request(&m, Some(&cookie));
+    s.insert("x", 1).await.expect("insert");
+    s.commit().await.expect("commit");
+    assert_eq!(count(before), 2, "read and write");
+
+    clock.advance(SignedDuration::from_mins(5));
+    let before = counted.writes();
+    let s = request(&m, Some(&cookie));
+    s.get::<i64>("x").await.expect("get");
+    s.commit().await.expect("commit");
+    assert_eq!(counted.writes() - before, 0, "no write on a read soon after the last one");
 }
