@@ -1,7 +1,27 @@
 #!/usr/bin/env bash
 # The one test command: sets up everything the tests need on a fresh machine, then runs every
 # test and check. Run from anywhere; exits non-zero on the first failure.
+#
+#   ./scripts/test.sh [--store URL]...
+#
+# --store points the store tests at a server you run instead of the one found or started here:
+# postgres://USER@HOST:PORT/DB, redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...]
+# (the same URLs the counter example takes).
 set -euo pipefail
+while [ $# -gt 0 ]; do
+    case $1 in
+        --store)
+            [ $# -ge 2 ] || { echo "usage: $0 [--store URL]..." >&2; exit 2; }
+            case $2 in
+                postgres://*|postgresql://*) export SESSIONVAULT_POSTGRES_URL=$2 ;;
+                redis-cluster://*) export SESSIONVAULT_REDIS_CLUSTER=$2 ;;
+                redis://*) export SESSIONVAULT_REDIS_URL=$2 ;;
+                *) echo "unsupported --store $2" >&2; exit 2 ;;
+            esac
+            shift 2 ;;
+        *) echo "usage: $0 [--store URL]..." >&2; exit 2 ;;
+    esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/lib/python-venv.sh
@@ -13,6 +33,8 @@ sv_python_venv "$root"
 sv_postgres
 sv_redis
 sv_redis_cluster
+sv_fault_redis
+sv_fault_postgres
 "$SESSIONVAULT_FLASK_PYTHON" -c 'from importlib.metadata import version as v; print("    Flask", v("flask"), "/ itsdangerous", v("itsdangerous"))'
 
 echo "==> cargo fmt --check"

@@ -95,6 +95,8 @@ sv_report_skips() {
             redis) echo "!!!   sessionvault-redis tests/redis.rs: single_server::* and braces_in_the_prefix_are_refused;"
                    echo "!!!   the counter example with --store redis" ;;
             redis-cluster) echo "!!!   sessionvault-redis tests/redis.rs: cluster_of_three::*; the counter example with --store redis-cluster" ;;
+            fault-redis) echo "!!!   sessionvault-axum tests/http faults::redis_outage_gives_503_and_loses_nothing" ;;
+            fault-postgres) echo "!!!   sessionvault-axum tests/http faults::postgres_outage_gives_503_and_loses_nothing" ;;
         esac
     done
     echo
@@ -199,4 +201,49 @@ sv_redis_cluster() {
     done
     export SESSIONVAULT_REDIS_CLUSTER="redis-cluster://$(IFS=,; echo "${seeds[*]}")"
     echo "    started a throwaway Redis Cluster of three masters on ${seeds[*]}"
+}
+
+# Servers for the fault tests, which kill and restart them: never the shared ones above.
+sv_fault_redis() {
+    if ! sv_need_redis_server; then
+        sv_skip fault-redis
+        return 0
+    fi
+    local dir port
+    dir=$(mktemp -d /tmp/sessionvault-fault-redis.XXXXXX)
+    SV_CLEANUPS+=("rm -rf $dir")
+    port=$(sv_free_port)
+    # Every write fsynced before it is acknowledged: what Redis said it stored survives a crash.
+    local args="--port $port --bind 127.0.0.1 --save '' --appendonly yes --appendfsync always"
+    args="$args --daemonize yes --dir $dir --pidfile $dir/redis.pid --logfile $dir/redis.log"
+    eval "redis-server $args" >/dev/null
+    SV_CLEANUPS+=("redis-cli -p $port shutdown nosave")
+    export SESSIONVAULT_FAULT_REDIS_URL="redis://127.0.0.1:$port"
+    export SESSIONVAULT_FAULT_REDIS_STOP="kill -9 \$(cat $dir/redis.pid); sleep 0.2"
+    export SESSIONVAULT_FAULT_REDIS_START="redis-server $args >/dev/null; for i in \$(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done"
+    echo "    started a Redis to kill for the fault tests on 127.0.0.1:$port"
+}
+
+sv_fault_postgres() {
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$bin" ] || { [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; }; then
+        sv_skip fault-postgres
+        return 0
+    fi
+    local dir port run=""
+    dir=$(mktemp -d /tmp/sessionvault-fault-pg.XXXXXX)
+    port=$(sv_free_port)
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres "$dir"
+        run="runuser -u postgres --"
+    fi
+    $run "$bin/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
+    local ctl="$run $bin/pg_ctl -D $dir/data -l $dir/log -w -o '-p $port -k $dir -c listen_addresses=127.0.0.1'"
+    eval "$ctl start" >/dev/null
+    SV_CLEANUPS+=("$run $bin/pg_ctl -D $dir/data -m immediate stop; rm -rf $dir")
+    export SESSIONVAULT_FAULT_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    export SESSIONVAULT_FAULT_POSTGRES_STOP="$run $bin/pg_ctl -D $dir/data -m immediate stop >/dev/null"
+    export SESSIONVAULT_FAULT_POSTGRES_START="$ctl start >/dev/null"
+    echo "    started a PostgreSQL to kill for the fault tests on 127.0.0.1:$port"
 }

@@ -381,7 +381,9 @@ fn manager<S: SessionStore + Clone>(store: S, clock: &ManualClock) -> SessionMan
 }
 
 fn request(manager: &SessionManager, cookie: Option<&str>) -> Session {
-    let incoming = cookie.map_or(IncomingCookie::Absent, |c| IncomingCookie::One(c.to_owned()));
+    let incoming = cookie.map_or(IncomingCookie::Absent, |c| {
+        IncomingCookie::One(c.to_owned())
+    });
     manager.session(incoming, RequestMeta::default())
 }
 
@@ -390,7 +392,9 @@ async fn new_session(manager: &SessionManager) -> String {
     s.insert("seed", 0).await.expect("insert");
     let header = s.commit().await.expect("commit").expect("a new cookie");
     let pair = header.split(';').next().unwrap_or_default();
-    pair.split_once('=').map(|(_, v)| v.to_owned()).unwrap_or_default()
+    pair.split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
 }
 
 /// Through the engine: parallel requests writing different keys all land, and parallel
@@ -418,7 +422,11 @@ pub async fn sessions_merge_concurrent_writes<S: SessionStore + Clone>(store: S)
     }
     let s = request(&m, Some(&cookie));
     for i in 0..32 {
-        assert_eq!(s.get::<i64>(&format!("k{i}")).await.expect("get"), Some(i), "k{i}");
+        assert_eq!(
+            s.get::<i64>(&format!("k{i}")).await.expect("get"),
+            Some(i),
+            "k{i}"
+        );
     }
     assert_eq!(s.get::<i64>("n").await.expect("get"), Some(increments));
 }
@@ -437,7 +445,10 @@ pub async fn logout_leaves_a_tombstone_in_flight_writes_cannot_revive<S: Session
     logout.logout().await.expect("logout");
     logout.commit().await.expect("commit logout");
     in_flight.insert("revive", true).await.expect("insert");
-    let err = in_flight.commit().await.expect_err("the write must not succeed");
+    let err = in_flight
+        .commit()
+        .await
+        .expect_err("the write must not succeed");
     assert!(err.is_conflict(), "{err}");
     let after = request(&m, Some(&cookie));
     assert_eq!(after.len().await.expect("load"), 0, "still logged out");
@@ -449,7 +460,11 @@ pub async fn idle_and_absolute_expiry_hold<S: SessionStore + Clone>(store: S) {
     let m = manager(store, &clock);
     let idle = new_session(&m).await;
     clock.advance(SignedDuration::from_mins(31));
-    assert_eq!(request(&m, Some(&idle)).len().await.expect("load"), 0, "idle expiry");
+    assert_eq!(
+        request(&m, Some(&idle)).len().await.expect("load"),
+        0,
+        "idle expiry"
+    );
 
     let busy = new_session(&m).await;
     for _ in 0..36 {
@@ -495,5 +510,9 @@ pub async fn round_trips_per_request<S: SessionStore + Clone>(store: S) {
     let s = request(&m, Some(&cookie));
     s.get::<i64>("x").await.expect("get");
     s.commit().await.expect("commit");
-    assert_eq!(counted.writes() - before, 0, "no write on a read soon after the last one");
+    assert_eq!(
+        counted.writes() - before,
+        0,
+        "no write on a read soon after the last one"
+    );
 }

@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
 }
@@ -26,7 +26,7 @@ fn example() -> std::path::PathBuf {
     dir.join("examples/counter")
 }
 
-fn start(args: &[&str]) -> Server {
+pub(crate) fn start(args: &[&str]) -> Server {
     let mut child = Command::new(example())
         .args(["--listen", "127.0.0.1:0", "--insecure-dev"])
         .args(args)
@@ -47,14 +47,14 @@ fn start(args: &[&str]) -> Server {
 }
 
 /// A client that keeps one cookie, as a browser would.
-struct Client {
+pub(crate) struct Client {
     agent: ureq::Agent,
     base: String,
-    cookie: Option<String>,
+    pub(crate) cookie: Option<String>,
 }
 
 impl Client {
-    fn new(server: &Server) -> Self {
+    pub(crate) fn new(server: &Server) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -66,7 +66,7 @@ impl Client {
         }
     }
 
-    fn send(&mut self, method: &str, path: &str) -> (u16, String) {
+    pub(crate) fn send(&mut self, method: &str, path: &str) -> (u16, String) {
         let url = format!("{}{path}", self.base);
         let mut response = match method {
             "POST" => {

@@ -5,4 +5,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod counter;
+mod faults;
 mod layer;
