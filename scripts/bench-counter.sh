@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The counter example under load: requests per second of /read and /incr against a bare axum
-# handler (/bare) in the same run, with the memory and SQLite stores; and, for /incr, whether
-# every increment answered 200 is in the session afterwards. Not part of CI.
+# handler (/bare) in the same run, with every store (memory, SQLite, PostgreSQL, Redis, Redis
+# Cluster); for /incr, whether every increment answered 200 is in the session afterwards; and,
+# on Redis, the commands each request sends. Not part of CI. Servers are found or started as
+# ./scripts/test.sh does.
 #
 #   ./scripts/bench-counter.sh [SECONDS_PER_RUN] [CONNECTIONS]
 set -euo pipefail
@@ -15,6 +17,12 @@ if ! command -v wrk >/dev/null; then
         exit 2
     fi
 fi
+. scripts/lib/services.sh
+trap sv_stop_services EXIT
+sv_postgres >&2
+sv_redis >&2
+sv_redis_cluster >&2
 cargo build --release --locked -p sessionvault-axum --example counter >&2
 target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-python3 scripts/bench_counter.py "$target/release/examples/counter" "${1:-5}" "${2:-32}"
+stores=(memory "sqlite:" "${SESSIONVAULT_POSTGRES_URL:-}" "${SESSIONVAULT_REDIS_URL:-}" "${SESSIONVAULT_REDIS_CLUSTER:-}")
+python3 scripts/bench_counter.py "$target/release/examples/counter" "${1:-5}" "${2:-32}" "${stores[@]}"

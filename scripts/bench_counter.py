@@ -1,6 +1,7 @@
 """Drives the counter example with wrk; see bench-counter.sh.
 
-Usage: bench_counter.py COUNTER_BINARY SECONDS CONNECTIONS
+Usage: bench_counter.py COUNTER_BINARY SECONDS CONNECTIONS STORE...
+(an empty STORE is skipped; `sqlite:` gets a temporary file)
 """
 
 import os
@@ -56,14 +57,42 @@ def wrk(base, path, cookie, seconds, connections):
     return rate, total, int(non2xx.group(1)) if non2xx else 0
 
 
+def redis_calls(url):
+    """Commands a single Redis has run so far, by name (INFO commandstats)."""
+    hostport = url.split("://", 1)[1].split("/", 1)[0]
+    host, port = hostport.rsplit(":", 1)
+    out = subprocess.run(["redis-cli", "-h", host, "-p", port, "info", "commandstats"],
+                         capture_output=True, text=True, check=True).stdout
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"cmdstat_(\w+):calls=(\d+)", out)}
+
+
+def round_trips(base, cookie, url):
+    """Redis commands per request, over 200 sequential requests of each kind."""
+    n = 200
+    result = {}
+    for path in ["/bare", "/read", "/incr"]:
+        before = redis_calls(url)
+        for _ in range(n):
+            get(base, path, cookie)
+        after = redis_calls(url)
+        used = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        result[path] = {k: v / n for k, v in used.items() if v and k not in ("info",)}
+    return result
+
+
 def main():
     binary, seconds, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    stores = [s for s in sys.argv[4:] if s]
     where = "server on CPU 0, wrk on CPU 1" if PIN else "unpinned"
     print(f"wrk -t1 -c{connections}, {seconds} s per run, {where}; /bare and /read interleaved "
           f"{ROUNDS} times, medians (ratio range in brackets)")
     print(f"{'store':<8} {'endpoint':<7} {'req/s':>10} {'vs bare':>8}  notes")
+    print("(redis-cluster: the same requests against a three-master cluster)")
     with tempfile.TemporaryDirectory() as tmp:
-        for store in ["memory", f"sqlite:{tmp}/bench.db"]:
+        for store in stores:
+            if store == "sqlite:":
+                store = f"sqlite:{tmp}/bench.db"
             proc, base = start(binary, store)
             try:
                 _, cookie = get(base, "/incr")
@@ -74,7 +103,7 @@ def main():
                 bare = statistics.median(rates["/bare"])
                 read = statistics.median(rates["/read"])
                 ratios = [r / b for r, b in zip(rates["/read"], rates["/bare"])]
-                label = store.split(":")[0]
+                label = store.split(":")[0].replace("postgresql", "postgres")
                 print(f"{label:<8} {'/bare':<7} {bare:>10,.0f} {'1.00x':>8}")
                 print(f"{label:<8} {'/read':<7} {read:>10,.0f} {read / bare:>7.2f}x  "
                       f"[{min(ratios):.2f} to {max(ratios):.2f}] with a session loaded each request")
@@ -94,6 +123,10 @@ def main():
                 print(f"{label:<8} {'/incr':<7} {rate:>10,.0f} {rate / bare:>7.2f}x  "
                       f"{ok:,} answered 200, {failed:,} answered 409, {kept:,} in the "
                       f"session: {verdict}")
+                if store.startswith("redis://"):
+                    for path, used in round_trips(base, cookie, store).items():
+                        shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(used.items())) or "none"
+                        print(f"{'':<8} {path:<7} Redis commands per request: {shown}")
             finally:
                 proc.terminate()
                 proc.wait()
