@@ -7,7 +7,6 @@ use jiff::Timestamp;
 use redis::Script;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
-use sessionvault::EndReason;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 
@@ -290,35 +289,6 @@ impl SessionStore for RedisStore {
             )
             .await?;
         Ok(touched == 1)
-    }
-
-    async fn end(
-        &self,
-        key: &StoreKey,
-        reason: EndReason,
-        at: Timestamp,
-        expected_version: Option<u64>,
-    ) -> Result<bool, StoreError> {
-        // Read, make the tombstone, write it only over the version read; a concurrent save
-        // makes the write miss and the loop looks again.
-        loop {
-            let Some(current) = self.load(key).await? else {
-                return Ok(false);
-            };
-            if !current.is_live() || expected_version.is_some_and(|v| v != current.version) {
-                return Ok(false);
-            }
-            let version = current.version;
-            if self
-                .save_if(&current.into_tombstone(reason, at), version)
-                .await?
-            {
-                return Ok(true);
-            }
-            if expected_version.is_some() {
-                return Ok(false);
-            }
-        }
     }
 
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use sessionvault::EndReason;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -193,35 +192,6 @@ impl SessionStore for PgStore {
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
-    }
-
-    async fn end(
-        &self,
-        key: &StoreKey,
-        reason: EndReason,
-        at: Timestamp,
-        expected_version: Option<u64>,
-    ) -> Result<bool, StoreError> {
-        // Read, make the tombstone, write it only over the version read: a concurrent save
-        // makes the write miss and the loop looks again.
-        loop {
-            let Some(current) = self.load(key).await? else {
-                return Ok(false);
-            };
-            if !current.is_live() || expected_version.is_some_and(|v| v != current.version) {
-                return Ok(false);
-            }
-            let version = current.version;
-            if self
-                .save_if(&current.into_tombstone(reason, at), version)
-                .await?
-            {
-                return Ok(true);
-            }
-            if expected_version.is_some() {
-                return Ok(false);
-            }
-        }
     }
 
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {

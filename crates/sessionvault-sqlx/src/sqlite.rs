@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use sessionvault::EndReason;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -189,33 +188,6 @@ impl SessionStore for SqliteStore {
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
-    }
-
-    async fn end(
-        &self,
-        key: &StoreKey,
-        reason: EndReason,
-        at: Timestamp,
-        expected_version: Option<u64>,
-    ) -> Result<bool, StoreError> {
-        // Read, make the tombstone, write it if nothing changed in between; a concurrent save
-        // makes the write miss, and the loop looks again.
-        loop {
-            let Some(current) = self.load(key).await? else {
-                return Ok(false);
-            };
-            if !current.is_live() || expected_version.is_some_and(|v| v != current.version) {
-                return Ok(false);
-            }
-            let version = current.version;
-            let tombstone = current.into_tombstone(reason, at);
-            if self.save_if(&tombstone, version).await? {
-                return Ok(true);
-            }
-            if expected_version.is_some() {
-                return Ok(false);
-            }
-        }
     }
 
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {

@@ -1,10 +1,8 @@
 //! keygen, decode, verify and sign.
 
-use std::io::Write as _;
-
 use assert_cmd::Command;
 
-use crate::support::{OLD, SECRET, TS, assert_clean_failure, stderr, stdout, sv};
+use crate::support::{OLD, SECRET, TS, assert_clean_failure, stderr, stdout, sv, sv_with_stdin};
 
 fn sign(json: &str, extra: &[&str]) -> String {
     let mut args = vec!["sign", "--secret", SECRET, "--timestamp", TS];
@@ -235,19 +233,10 @@ fn bad_input_never_panics() {
 #[test]
 fn cookie_and_json_can_come_from_stdin() {
     let cookie = sign(r#"{"a":1}"#, &[]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sessionvault"))
-        .args(["verify", "--secret", SECRET, "--now", TS, "--raw", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{cookie}\n").as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = sv_with_stdin(
+        &["verify", "--secret", SECRET, "--now", TS, "--raw", "-"],
+        &format!("{cookie}\n"),
+    );
     assert_eq!(stdout(&o).trim(), r#"{"a":1}"#);
 }
 

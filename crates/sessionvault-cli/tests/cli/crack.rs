@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use crate::support::{assert_clean_failure, sign_with, stderr, stdout, sv};
+use crate::support::{assert_clean_failure, sign_with, stderr, stdout, sv, sv_with_stdin};
 
 const KEY: &str = "the-key-we-are-looking-for";
 
@@ -136,21 +136,9 @@ fn other_salts_and_digests() {
 #[test]
 fn audit_secret_reports_and_exits_by_strength() {
     let run = |input: &str, extra: &[&str]| {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sessionvault"))
-            .arg("audit-secret")
-            .args(extra)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        let mut args = vec!["audit-secret"];
+        args.extend_from_slice(extra);
+        sv_with_stdin(&args, input)
     };
     let weak = run("CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET\n", &[]);
     assert_eq!(weak.status.code(), Some(1));

@@ -37,6 +37,26 @@ pub(crate) fn assert_clean_failure(o: &Output, code: i32, needle: &str) {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
+/// Runs the binary with `input` on stdin.
+pub(crate) fn sv_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sessionvault"))
+        .env_remove("SESSIONVAULT_SECRET")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sessionvault");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("sessionvault output")
+}
+
 /// Signs `json` with `secret` (weak allowed) at `TS`.
 pub(crate) fn sign_with(secret: &str, json: &str) -> String {
     let o = sv(&[

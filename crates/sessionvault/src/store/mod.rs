@@ -165,13 +165,36 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Turns the record into a tombstone (see [`Record::into_tombstone`]), if it is live and,
     /// when `expected_version` is given, at that version. `Ok(false)` otherwise.
+    ///
+    /// The default reads the record, makes the tombstone and writes it with
+    /// [`SessionStore::save_if`] over the version it read; a concurrent save makes the write
+    /// miss and it looks again. A store that can do it in one atomic step may override it.
     async fn end(
         &self,
         key: &StoreKey,
         reason: EndReason,
         at: Timestamp,
         expected_version: Option<u64>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        loop {
+            let Some(current) = self.load(key).await? else {
+                return Ok(false);
+            };
+            if !current.is_live() || expected_version.is_some_and(|v| v != current.version) {
+                return Ok(false);
+            }
+            let version = current.version;
+            if self
+                .save_if(&current.into_tombstone(reason, at), version)
+                .await?
+            {
+                return Ok(true);
+            }
+            if expected_version.is_some() {
+                return Ok(false);
+            }
+        }
+    }
 
     /// The live sessions of a user. May include sessions that have just expired; the engine
     /// filters by deadline.
