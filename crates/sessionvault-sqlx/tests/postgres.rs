@@ -14,7 +14,8 @@ fn url() -> String {
     })
 }
 
-async fn fresh() -> PgStore {
+/// A new, empty schema: the server's options, the schema's name, and an admin pool.
+async fn new_schema() -> (PgConnectOptions, String, sqlx::PgPool) {
     let mut suffix = [0u8; 6];
     getrandom::fill(&mut suffix).expect("OS RNG");
     let schema = format!("sv_test_{}", hex::encode(suffix));
@@ -26,6 +27,11 @@ async fn fresh() -> PgStore {
         .execute(&pool)
         .await
         .expect("schema");
+    (admin, schema, pool)
+}
+
+async fn fresh() -> PgStore {
+    let (admin, schema, pool) = new_schema().await;
     pool.close().await;
     PgStore::connect_with(admin.options([("search_path", schema.as_str())]))
         .await
@@ -52,17 +58,7 @@ async fn migrations_run_concurrently_without_conflict() {
     if skipped() {
         return;
     }
-    let admin: PgConnectOptions = url().parse().expect("a postgres:// URL");
-    let mut suffix = [0u8; 6];
-    getrandom::fill(&mut suffix).expect("OS RNG");
-    let schema = format!("sv_test_{}", hex::encode(suffix));
-    let pool = sqlx::PgPool::connect_with(admin.clone())
-        .await
-        .expect("connect");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .expect("schema");
+    let (admin, schema, pool) = new_schema().await;
     let opens: Vec<_> = (0..4)
         .map(|_| {
             let options = admin.clone().options([("search_path", schema.as_str())]);
