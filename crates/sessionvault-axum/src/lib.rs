@@ -25,10 +25,12 @@
 //! replaced by an error (503 for a store failure, 409 for a lost race), so a save is never
 //! reported as done when it was not.
 
+pub mod csrf;
 mod error;
 mod extract;
 mod layer;
 
+pub use csrf::{CsrfLayer, CsrfService, CsrfToken};
 pub use error::SessionError;
 pub use extract::Session;
 pub use layer::{SessionLayer, SessionService};

@@ -99,6 +99,11 @@ pub enum SecurityEvent {
     },
     /// The store failed; the request was answered with 503.
     StoreError,
+    /// A state-changing request failed the CSRF check and was refused (403).
+    CsrfRejected {
+        /// What was wrong: `missing_token`, `bad_token`, `cross_site` or `origin_mismatch`.
+        reason: &'static str,
+    },
 }
 
 impl SecurityEvent {
@@ -116,6 +121,7 @@ impl SecurityEvent {
             Self::Ended { .. } => "ended",
             Self::SizeLimit { .. } => "size_limit",
             Self::StoreError => "store_error",
+            Self::CsrfRejected { .. } => "csrf_rejected",
         }
     }
 
@@ -145,7 +151,8 @@ pub(crate) fn emit(sink: Option<&Arc<dyn EventSink>>, event: SecurityEvent) {
         | SecurityEvent::TamperedCookie
         | SecurityEvent::DuplicateCookie
         | SecurityEvent::RevokedReuse { .. }
-        | SecurityEvent::SizeLimit { .. } => {
+        | SecurityEvent::SizeLimit { .. }
+        | SecurityEvent::CsrfRejected { .. } => {
             tracing::warn!(target: "sessionvault::security", event = event.name(), session = %key, "{}", describe(&event));
         }
         SecurityEvent::StoreError => {
@@ -182,5 +189,8 @@ fn describe(event: &SecurityEvent) -> String {
             format!("session cookie would be {len} bytes, over the 4096 browsers keep")
         }
         SecurityEvent::StoreError => "session store failed".into(),
+        SecurityEvent::CsrfRejected { reason } => {
+            format!("request refused by CSRF check ({reason})")
+        }
     }
 }

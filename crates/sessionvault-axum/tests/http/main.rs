@@ -5,5 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod counter;
+mod csrf;
 mod faults;
 mod layer;

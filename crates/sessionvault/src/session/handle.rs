@@ -553,6 +553,12 @@ impl Session {
         }
     }
 
+    /// Reports a security event about this request (logged, and given to the event sink), for
+    /// layers built on the session such as CSRF protection.
+    pub fn report_event(&self, event: SecurityEvent) {
+        self.engine.emit(event);
+    }
+
     /// Emits the store-error event for a store failure, and passes every error on.
     fn report(&self, error: Error) -> Error {
         if error.is_store() {
