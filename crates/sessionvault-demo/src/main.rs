@@ -1,0 +1,196 @@
+//! `sessionvault-demo`: a login app on sessionvault. Start it with
+//! `cargo run --release -p sessionvault-demo` and open the URL it prints.
+
+mod app;
+mod monitor;
+mod users;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, ValueEnum};
+use jiff::SignedDuration;
+use sessionvault::store::SessionStore;
+use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
+
+use crate::app::AppState;
+use crate::monitor::{Monitor, TimedStore};
+
+#[derive(Parser, Debug)]
+#[command(about = "sessionvault demo: a login app that shows its sessions")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where sessions live: `memory`, `sqlite:PATH`, `postgres://...`, `redis://...` or
+    /// `redis-cluster://...`.
+    #[arg(long, default_value = "sqlite:sessionvault-demo.db")]
+    store: String,
+    /// Where session state lives.
+    #[arg(long, value_enum, default_value_t = Mode::Server)]
+    cookie_mode: Mode,
+    /// The secret key file (its text, less one trailing newline). Default: a key generated at
+    /// first start and kept, mode 0600, next to the SQLite database (or in the current folder).
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+    /// Idle timeout, such as `30m`.
+    #[arg(long, default_value = "30m")]
+    idle_timeout: SignedDuration,
+    /// Absolute lifetime, such as `12h`.
+    #[arg(long, default_value = "12h")]
+    absolute_timeout: SignedDuration,
+    /// Plain cookie name and no `Secure`, for plain http on hosts other than localhost (browsers
+    /// treat http://localhost as secure, so the default works there).
+    #[arg(long)]
+    insecure_dev: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Mode {
+    Server,
+    Sealed,
+    Flask,
+}
+
+/// The default key file: beside the SQLite database, or in the current folder.
+fn default_secret_path(store: &str) -> PathBuf {
+    match store.strip_prefix("sqlite:") {
+        Some(db) => Path::new(db).with_extension("key"),
+        None => PathBuf::from("sessionvault-demo.key"),
+    }
+}
+
+/// Reads the key file, or creates it with a fresh key readable by its owner only.
+fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.exists() {
+        let mut bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+        }
+        return Ok(bytes);
+    }
+    let key = sessionvault::Secret::generate(sessionvault::keyring::DEFAULT_GENERATED_LEN)
+        .context("the OS random generator failed")?;
+    let text = hex::encode(key.expose());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(text.into_bytes())
+}
+
+/// The store as shown on pages: no credentials.
+fn describe_store(store: &str) -> String {
+    match (store.split_once("://"), store.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://{host}"),
+        _ => store.to_owned(),
+    }
+}
+
+async fn open_store(store: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
+    Ok(if store == "memory" {
+        Arc::new(MemoryStore::new())
+    } else if let Some(path) = store.strip_prefix("sqlite:") {
+        Arc::new(sessionvault_sqlx::SqliteStore::open(path).await?)
+    } else if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        Arc::new(sessionvault_sqlx::PgStore::connect(store).await?)
+    } else if store.starts_with("redis://") || store.starts_with("redis-cluster://") {
+        Arc::new(sessionvault_redis::RedisStore::connect_url(store).await?)
+    } else {
+        bail!("unsupported --store {store:?}")
+    })
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let secret_path = args
+        .secret_file
+        .clone()
+        .unwrap_or_else(|| default_secret_path(&args.store));
+    let keyring = Keyring::new(load_or_create_secret(&secret_path)?)?;
+    let monitor = Monitor::default();
+    let store = TimedStore {
+        inner: open_store(&args.store).await?,
+        monitor: monitor.clone(),
+    };
+    let cookie = if args.insecure_dev {
+        CookieConfig::dangerous_insecure_dev()
+    } else {
+        CookieConfig::default()
+    };
+    let (mode, mode_name) = match args.cookie_mode {
+        Mode::Server => (CookieMode::Server, "server"),
+        Mode::Sealed => (CookieMode::Sealed, "sealed"),
+        Mode::Flask => (CookieMode::Flask, "flask"),
+    };
+    let manager = SessionManager::builder(keyring)
+        .with_store(store)
+        .with_mode(mode)
+        .with_event_sink(monitor.clone())
+        .with_config(
+            SessionConfig::default()
+                .with_idle_timeout(args.idle_timeout)
+                .with_absolute_timeout(args.absolute_timeout)
+                .with_cookie(cookie),
+        )
+        .build()?;
+    manager.spawn_sweeper(std::time::Duration::from_secs(60));
+    let state = AppState {
+        users: Arc::new(users::Users::seeded()),
+        monitor,
+        pages: Arc::new(app::pages()),
+        mode: mode_name,
+        store: describe_store(&args.store),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    // The banner must not take the server down if stdout is closed (println! would panic).
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "sessionvault demo on http://{address}/");
+    let _ = writeln!(
+        out,
+        "  store: {}, cookie mode: {mode_name}, key file: {}",
+        state.store,
+        secret_path.display()
+    );
+    for (user, password) in users::DEMO_ACCOUNTS {
+        let _ = writeln!(out, "  account: {user} / {password}");
+    }
+    let _ = out.flush();
+    drop(out);
+    axum::serve(
+        listener,
+        app::router(state, manager).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sessionvault-demo: {err:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

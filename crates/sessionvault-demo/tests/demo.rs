@@ -1,0 +1,402 @@
+//! The demo as a user meets it: the real binary on loopback, driven over HTTP.
+
+// A test that unwraps fails loudly at the line that broke, which is what a test should do.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct Demo {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path, store: &str) -> Demo {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionvault-demo"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--insecure-dev",
+            "--store",
+            store,
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // Keep reading whatever else it prints, as a terminal would.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    Demo { child, base }
+}
+
+/// A browser-like client: one cookie, no automatic redirects.
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn csrf(&self) -> String {
+        self.body
+            .split("name=\"csrf_token\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no csrf_token in {}", self.body))
+            .to_owned()
+    }
+}
+
+impl Browser {
+    fn new(demo: &Demo, user_agent: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(user_agent)
+            .build()
+            .into();
+        Self {
+            agent,
+            base: demo.base.clone(),
+            cookie: None,
+        }
+    }
+
+    fn request(&mut self, method: &str, path: &str, form: &[(&str, &str)]) -> Page {
+        let url = format!("{}{path}", self.base);
+        let cookie = self.cookie.as_ref().map(|c| format!("session={c}"));
+        let mut response = if method == "POST" {
+            let mut req = self.agent.post(&url);
+            if let Some(c) = &cookie {
+                req = req.header("Cookie", c);
+            }
+            req.send_form(form.iter().copied())
+                .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        } else {
+            let mut req = self.agent.get(&url);
+            if let Some(c) = &cookie {
+                req = req.header("Cookie", c);
+            }
+            req.call().unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        };
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let v = pair.split_once('=').unwrap().1;
+            self.cookie = (!v.is_empty()).then(|| v.to_owned());
+        }
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        Page {
+            status: response.status().as_u16(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            headers,
+            body: response.body_mut().read_to_string().unwrap(),
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        self.request("GET", path, &[])
+    }
+
+    /// Posts a form with the token from `page_path`, as a browser submitting that page would.
+    fn submit(&mut self, page_path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.get(page_path).csrf();
+        let mut form = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.request("POST", action, &form)
+    }
+
+    fn sign_in(&mut self, user: &str, password: &str) -> Page {
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", user), ("password", password)],
+        )
+    }
+}
+
+#[test]
+fn sign_in_changes_the_session_id_and_shows_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
+    b.get("/login");
+    let before = b
+        .cookie
+        .clone()
+        .expect("the sign-in form starts a session for its token");
+    let r = b.sign_in("alice", "correct horse battery staple");
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/account")));
+    assert_ne!(b.cookie.as_ref(), Some(&before), "a new ID at sign-in");
+    let account = b.get("/account");
+    assert_eq!(account.status, 200);
+    for text in [
+        "Welcome, alice.",
+        "Signed in as",
+        "Idle expiry",
+        "Absolute expiry",
+        "server",
+    ] {
+        assert!(account.body.contains(text), "{text} missing");
+    }
+}
+
+#[test]
+fn wrong_passwords_get_one_generic_answer_and_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "test");
+    for (user, password) in [("alice", "wrong"), ("nobody", "wrong")] {
+        let r = b.sign_in(user, password);
+        assert_eq!(r.location.as_deref(), Some("/login"));
+        assert!(b.get("/login").body.contains("Wrong username or password."));
+    }
+    for _ in 0..4 {
+        b.sign_in("alice", "still wrong");
+    }
+    let limited = b.sign_in("alice", "correct horse battery staple");
+    assert_eq!(
+        limited.status, 429,
+        "five failures lock sign-in for a while"
+    );
+}
+
+#[test]
+fn pages_need_a_signed_in_user_and_forms_need_their_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "test");
+    for path in ["/account", "/devices", "/password", "/events"] {
+        let r = b.get(path);
+        assert_eq!(
+            (r.status, r.location.as_deref()),
+            (303, Some("/login")),
+            "{path}"
+        );
+    }
+    b.get("/login");
+    let forged = b.request(
+        "POST",
+        "/login",
+        &[
+            ("username", "alice"),
+            ("password", "correct horse battery staple"),
+        ],
+    );
+    assert_eq!(forged.status, 403, "a form without its token is refused");
+    assert!(forged.body.contains("Request refused"));
+    b.sign_in("alice", "correct horse battery staple");
+    for path in ["/devices", "/password", "/account"] {
+        let page = b.get(path);
+        assert!(
+            page.body.contains("name=\"csrf_token\""),
+            "{path} has a form without a token"
+        );
+    }
+}
+
+#[test]
+fn devices_are_listed_and_signed_out_remotely() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut laptop = Browser::new(&demo, "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
+    let mut phone = Browser::new(&demo, "Mozilla/5.0 (Linux; Android 14) Chrome/130.0 Mobile");
+    laptop.sign_in("alice", "correct horse battery staple");
+    phone.sign_in("alice", "correct horse battery staple");
+    let list = laptop.get("/devices");
+    assert!(list.body.contains("Firefox on Linux") && list.body.contains("Chrome on Android"));
+    assert_eq!(list.body.matches("This device").count(), 1);
+    let handle = list
+        .body
+        .split("name=\"session\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        !handle.is_empty() && Some(&handle) != phone.cookie.as_ref(),
+        "a handle, not an ID"
+    );
+    let r = laptop.submit("/devices", "/devices/revoke", &[("session", &handle)]);
+    assert_eq!(r.location.as_deref(), Some("/devices"));
+    let kicked = phone.get("/account");
+    assert_eq!(
+        kicked.location.as_deref(),
+        Some("/login"),
+        "the phone is signed out"
+    );
+    assert_eq!(laptop.get("/account").status, 200);
+}
+
+#[test]
+fn a_password_change_ends_other_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut a = Browser::new(&demo, "a");
+    let mut b = Browser::new(&demo, "b");
+    a.sign_in("bob", "hunter2 hunter2 hunter2");
+    b.sign_in("bob", "hunter2 hunter2 hunter2");
+    let short = a.submit(
+        "/password",
+        "/password",
+        &[
+            ("current_password", "hunter2 hunter2 hunter2"),
+            ("new_password", "short"),
+        ],
+    );
+    assert_eq!(short.location.as_deref(), Some("/password"));
+    let r = a.submit(
+        "/password",
+        "/password",
+        &[
+            ("current_password", "hunter2 hunter2 hunter2"),
+            ("new_password", "a much longer passphrase"),
+        ],
+    );
+    assert_eq!(r.location.as_deref(), Some("/account"));
+    assert!(
+        a.get("/account")
+            .body
+            .contains("1 other device(s) signed out")
+    );
+    assert_eq!(b.get("/account").location.as_deref(), Some("/login"));
+    let mut c = Browser::new(&demo, "c");
+    assert_eq!(
+        c.sign_in("bob", "hunter2 hunter2 hunter2")
+            .location
+            .as_deref(),
+        Some("/login")
+    );
+    assert_eq!(
+        c.sign_in("bob", "a much longer passphrase")
+            .location
+            .as_deref(),
+        Some("/account")
+    );
+}
+
+#[test]
+fn sign_out_clears_everything_and_the_old_cookie_is_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "test");
+    b.sign_in("alice", "correct horse battery staple");
+    let old = b.cookie.clone();
+    let r = b.submit("/account", "/logout", &[]);
+    assert_eq!(r.location.as_deref(), Some("/"));
+    assert!(r.header("clear-site-data").unwrap().contains("cookies"));
+    assert_eq!(b.cookie, None, "the cookie is cleared");
+    b.cookie = old;
+    assert_eq!(
+        b.get("/account").location.as_deref(),
+        Some("/login"),
+        "replay refused"
+    );
+}
+
+#[test]
+fn every_response_has_security_headers_and_monitoring_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "test");
+    for path in [
+        "/",
+        "/login",
+        "/healthz",
+        "/metrics",
+        "/style.css",
+        "/account",
+    ] {
+        let r = b.get(path);
+        let csp = r
+            .header("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}"));
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{path}");
+    }
+    assert_eq!(b.get("/healthz").body, "ok");
+    b.sign_in("alice", "correct horse battery staple");
+    let events = b.get("/events");
+    assert!(events.body.contains("login"), "{}", events.body);
+    b.request("POST", "/logout", &[]); // no token: refused and counted
+    let metrics = b.get("/metrics").body;
+    for line in [
+        "# TYPE sessionvault_sessions_created_total counter",
+        "sessionvault_logins_total 1",
+        "sessionvault_requests_rejected_total{reason=\"csrf_rejected\"} 1",
+        "sessionvault_store_seconds_count",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+}
+
+#[test]
+fn the_key_file_is_private_and_restarts_keep_sessions() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cookie = {
+        let demo = start(dir.path(), "sqlite:sessionvault-demo.db");
+        let mut b = Browser::new(&demo, "test");
+        b.sign_in("alice", "correct horse battery staple");
+        b.cookie.clone().unwrap()
+    };
+    let key = dir.path().join("sessionvault-demo.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let demo = start(dir.path(), "sqlite:sessionvault-demo.db");
+    let mut b = Browser::new(&demo, "test");
+    b.cookie = Some(cookie);
+    assert_eq!(
+        b.get("/account").status,
+        200,
+        "still signed in after a restart"
+    );
+}
