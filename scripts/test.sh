@@ -35,6 +35,7 @@ sv_redis
 sv_redis_cluster
 sv_fault_redis
 sv_fault_postgres
+sv_browser
 "$SESSIONVAULT_FLASK_PYTHON" -c 'from importlib.metadata import version as v; print("    Flask", v("flask"), "/ itsdangerous", v("itsdangerous"))'
 
 echo "==> cargo fmt --check"

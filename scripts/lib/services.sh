@@ -97,6 +97,7 @@ sv_report_skips() {
             redis-cluster) echo "!!!   sessionvault-redis tests/redis.rs: cluster_of_three::*; the counter example with --store redis-cluster" ;;
             fault-redis) echo "!!!   sessionvault-axum tests/http faults::redis_outage_gives_503_and_loses_nothing" ;;
             fault-postgres) echo "!!!   sessionvault-axum tests/http faults::postgres_outage_gives_503_and_loses_nothing" ;;
+            browser) echo "!!!   sessionvault-demo tests/browser.rs: every test (install chromium and chromium-driver)" ;;
         esac
     done
     echo
@@ -246,4 +247,19 @@ sv_fault_postgres() {
     export SESSIONVAULT_FAULT_POSTGRES_STOP="$run $bin/pg_ctl -D $dir/data -m immediate stop >/dev/null"
     export SESSIONVAULT_FAULT_POSTGRES_START="$ctl start >/dev/null"
     echo "    started a PostgreSQL to kill for the fault tests on 127.0.0.1:$port"
+}
+
+# Debian's Chromium and chromedriver for the demo's browser tests.
+sv_browser() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+        echo "    Chromium $(chromium --version 2>/dev/null | awk '{print $2}') with chromedriver"
+        return 0
+    fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "    installing chromium and chromium-driver from Debian's packages"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    fi
+    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+        sv_skip browser
+    fi
 }

@@ -25,8 +25,9 @@
 //!   every response), as a form field `csrf_token` or for scripts a header `X-CSRF-Token`.
 //! - Every request with a method other than GET, HEAD, OPTIONS and TRACE must carry it; the
 //!   comparison is constant-time.
-//! - Requests the browser marks `Sec-Fetch-Site: cross-site`, and requests whose `Origin` is
-//!   not this host, are refused before the token is looked at.
+//! - Requests the browser marks as coming from another site (`Sec-Fetch-Site` other than
+//!   `same-origin` or `none`), or, from browsers without Fetch Metadata, whose `Origin` is not
+//!   this host, are refused before the token is looked at.
 //! - A refusal is a 403 with a page that says what happened, and a `csrf_rejected` security
 //!   event.
 
@@ -131,13 +132,19 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
-/// Fetch Metadata and `Origin`: a browser tells where a request came from; believe it when it
-/// says another site.
+/// Where the request came from. Browsers that send Fetch Metadata say so in `Sec-Fetch-Site`,
+/// which pages cannot forge: only `same-origin` and `none` (typed in, bookmarks) pass;
+/// `same-site` is refused too, since a sibling subdomain may be the attacker. Without it, an
+/// `Origin` header must name this host. (`Origin` alone is not enough when the page sets
+/// `Referrer-Policy: no-referrer`: browsers then send `Origin: null` even for same-origin forms.)
+/// Requests with neither header (not from a browser) go on to the token check.
 fn check_origin(headers: &HeaderMap) -> Result<(), Refusal> {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && site.eq_ignore_ascii_case("cross-site")
-    {
-        return Err(Refusal::CrossSite);
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") {
+            Ok(())
+        } else {
+            Err(Refusal::CrossSite)
+        };
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
@@ -353,9 +360,20 @@ mod tests {
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert_eq!(check_origin(&h), Err(Refusal::OriginMismatch));
         let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("app.example"));
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert_eq!(check_origin(&h), Err(Refusal::CrossSite));
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-site"));
+        assert_eq!(
+            check_origin(&h),
+            Err(Refusal::CrossSite),
+            "a sibling subdomain"
+        );
+        // Fetch Metadata wins over Origin: with no-referrer, browsers send `Origin: null`.
         h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert_eq!(check_origin(&h), Ok(()));
+        h.insert("sec-fetch-site", HeaderValue::from_static("none"));
         assert_eq!(check_origin(&h), Ok(()));
     }
 }

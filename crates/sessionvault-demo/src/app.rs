@@ -78,7 +78,10 @@ async fn security_headers(mut response: Response) -> Response {
             "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
         ),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form
+        // posts, which would blind the CSRF layer's Origin check in browsers without Fetch
+        // Metadata.
+        ("referrer-policy", "same-origin"),
         ("x-frame-options", "DENY"),
         ("cross-origin-opener-policy", "same-origin"),
     ] {

@@ -360,7 +360,7 @@ fn every_response_has_security_headers_and_monitoring_works() {
             Some("nosniff"),
             "{path}"
         );
-        assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{path}");
+        assert_eq!(r.header("referrer-policy"), Some("same-origin"), "{path}");
     }
     assert_eq!(b.get("/healthz").body, "ok");
     b.sign_in("alice", "correct horse battery staple");
