@@ -498,3 +498,51 @@ async fn ids_are_renewed_periodically_with_a_grace_period() {
         Some("gina")
     );
 }
+
+#[tokio::test]
+async fn rotating_the_secret_keeps_sessions_and_moves_them_to_the_new_key() {
+    let store = MemoryStore::new();
+    let old = Keyring::generate().unwrap();
+    let before = SessionManager::builder(old.clone())
+        .with_store(store.clone())
+        .build()
+        .unwrap();
+    let s = before.session(IncomingCookie::Absent, RequestMeta::default());
+    s.login("hana").await.unwrap();
+    let cookie = value_of(&s.commit().await.unwrap().unwrap());
+
+    // A new current key, the old one kept as a fallback: nobody is signed out.
+    let rotated = Keyring::legacy_unchecked(
+        Keyring::generate().unwrap().current().expose(),
+        [old.current().expose()],
+    );
+    let after = SessionManager::builder(rotated.clone())
+        .with_store(store.clone())
+        .build()
+        .unwrap();
+    let s = after.session(IncomingCookie::One(cookie.clone()), RequestMeta::default());
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("hana"));
+    s.commit().await.unwrap();
+    // The record now lives under the current key; under the old one only a tombstone is left.
+    let id = sessionvault::id::SessionId::parse(&cookie).unwrap();
+    let hasher = sessionvault::id::IdHasher::new(&rotated);
+    assert!(
+        store
+            .load(&hasher.key(&id))
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live()
+    );
+    let old_key = hasher.fallback_keys(&id).next().unwrap();
+    assert!(!store.load(&old_key).await.unwrap().unwrap().is_live());
+
+    // Once the old key is retired, the moved session still works.
+    let retired = Keyring::legacy_unchecked(rotated.current().expose(), Vec::<Vec<u8>>::new());
+    let last = SessionManager::builder(retired)
+        .with_store(store)
+        .build()
+        .unwrap();
+    let s = last.session(IncomingCookie::One(cookie), RequestMeta::default());
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("hana"));
+}
