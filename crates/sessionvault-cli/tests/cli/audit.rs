@@ -221,3 +221,44 @@ fn the_counter_example_passes_and_its_dev_mode_is_flagged() {
         "and signed with a random key"
     );
 }
+
+#[test]
+fn the_demo_passes_the_audit() {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let demo = dir.join("sessionvault-demo");
+    assert!(
+        demo.exists(),
+        "{} is missing: run ./scripts/test.sh",
+        demo.display()
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut child = Command::new(demo)
+        .args(["--listen", "127.0.0.1:0", "--store", "memory"])
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let _guard = KillOnDrop(child);
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap();
+    let o = sv(&["audit", "--json", &format!("{url}login")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let cookie = &report["cookies"][0];
+    assert_eq!(cookie["name"], "__Host-session");
+    assert!(
+        report["highest"].is_null(),
+        "the demo's cookie has no findings: {report}"
+    );
+}
