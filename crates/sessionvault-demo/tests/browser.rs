@@ -8,12 +8,12 @@
 // A test that unwraps fails loudly at the line that broke, which is what a test should do.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use sessionvault_testkit::{ServerProcess, spawn_server};
 
 const COOKIE: &str = "__Host-session";
 
@@ -43,26 +43,20 @@ fn free_port() -> u16 {
 }
 
 /// The demo with its secure defaults, on a free port; returns its base URL on localhost.
-fn start_demo(dir: &Path) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionvault-demo"))
-        .args(["--listen", "127.0.0.1:0", "--store", "memory"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let port = line
+fn start_demo(dir: &Path) -> (ServerProcess, String) {
+    let server = spawn_server(
+        Command::new(env!("CARGO_BIN_EXE_sessionvault-demo"))
+            .args(["--listen", "127.0.0.1:0", "--store", "memory"])
+            .current_dir(dir)
+            .stderr(Stdio::null()),
+    );
+    let port = server
+        .url()
         .rsplit(':')
         .next()
-        .unwrap()
-        .trim()
-        .trim_end_matches('/')
+        .unwrap_or_default()
         .to_owned();
-    (Process(child), format!("http://localhost:{port}"))
+    (server, format!("http://localhost:{port}"))
 }
 
 fn start_chromedriver() -> (Process, u16) {

@@ -3,48 +3,34 @@
 // A test that unwraps fails loudly at the line that broke, which is what a test should do.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use sessionvault_testkit::{ServerProcess, spawn_server};
 
 struct Demo {
-    child: Child,
+    _server: ServerProcess,
     base: String,
 }
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(dir: &Path, store: &str) -> Demo {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionvault-demo"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--insecure-dev",
-            "--store",
-            store,
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    // Keep reading whatever else it prints, as a terminal would.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-    Demo { child, base }
+    let server = spawn_server(
+        Command::new(env!("CARGO_BIN_EXE_sessionvault-demo"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--insecure-dev",
+                "--store",
+                store,
+            ])
+            .current_dir(dir)
+            .stderr(Stdio::null()),
+    );
+    let base = server.url();
+    Demo {
+        _server: server,
+        base,
+    }
 }
 
 /// A browser-like client: one cookie, no automatic redirects.

@@ -149,3 +149,47 @@ impl Events {
         self.lock().clear();
     }
 }
+
+/// A server process for tests: killed and reaped when dropped, however the test ends.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// The first line it printed (its banner, with the address it listens on).
+    pub banner: String,
+}
+
+impl ServerProcess {
+    /// The first `http://…` word of the banner, without a trailing slash.
+    pub fn url(&self) -> String {
+        self.banner
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no http:// address in {:?}", self.banner))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `command` with stdout piped, reads its first line, and keeps reading the rest in the
+/// background (a closed pipe would fail the server's later writes).
+pub fn spawn_server(command: &mut std::process::Command) -> ServerProcess {
+    use std::io::BufRead as _;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let Some(stdout) = child.stdout.take() else {
+        panic!("{command:?} has no stdout");
+    };
+    let mut out = std::io::BufReader::new(stdout);
+    let mut banner = String::new();
+    let _ = out.read_line(&mut banner);
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    ServerProcess { child, banner }
+}

@@ -1,19 +1,13 @@
-//! The counter example as users run it: a real server on loopback, driven over HTTP, with both
-//! stores and all three cookie modes.
+//! The counter example as users run it: a real server on loopback, driven over HTTP, with every
+//! store and all three cookie modes.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use sessionvault_testkit::{ServerProcess, spawn_server};
 
 pub(crate) struct Server {
-    child: Child,
+    _process: ServerProcess,
     base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The example binary that `cargo test` built next to this test.
@@ -27,23 +21,17 @@ fn example() -> std::path::PathBuf {
 }
 
 pub(crate) fn start(args: &[&str]) -> Server {
-    let mut child = Command::new(example())
-        .args(["--listen", "127.0.0.1:0", "--insecure-dev"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the counter example (built by cargo test)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    Server { child, base }
+    let process = spawn_server(
+        Command::new(example())
+            .args(["--listen", "127.0.0.1:0", "--insecure-dev"])
+            .args(args)
+            .stderr(Stdio::inherit()),
+    );
+    let base = process.url();
+    Server {
+        _process: process,
+        base,
+    }
 }
 
 /// A client that keeps one cookie, as a browser would.

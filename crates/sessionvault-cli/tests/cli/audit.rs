@@ -1,28 +1,30 @@
 //! audit: against a real Flask app (bad and good settings) and a scripted server.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-use crate::support::{KillOnDrop, flask_python, stderr, stdout, sv};
+use sessionvault_testkit::{ServerProcess, spawn_server};
 
-fn start_flask(good: bool) -> (KillOnDrop, u16) {
+use crate::support::{flask_python, stderr, stdout, sv};
+
+fn start_flask(good: bool) -> (ServerProcess, u16) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/bad_flask_app.py"
     );
     let mut cmd = Command::new(flask_python());
-    cmd.arg(script).stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.arg(script).stderr(Stdio::null());
     if good {
         cmd.arg("--good");
     }
-    let mut child = cmd.spawn().expect("start the Flask app");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().parse().expect("the app prints its port");
-    (KillOnDrop(child), port)
+    let server = spawn_server(&mut cmd);
+    let port = server
+        .banner
+        .trim()
+        .parse()
+        .expect("the app prints its port");
+    (server, port)
 }
 
 #[test]
@@ -165,25 +167,20 @@ fn counter_example() -> std::path::PathBuf {
     path
 }
 
-fn start_counter(extra: &[&str]) -> (KillOnDrop, u16) {
-    let mut child = Command::new(counter_example())
-        .args(["--listen", "127.0.0.1:0", "--store", "memory"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the counter example");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
+fn start_counter(extra: &[&str]) -> (ServerProcess, u16) {
+    let server = spawn_server(
+        Command::new(counter_example())
+            .args(["--listen", "127.0.0.1:0", "--store", "memory"])
+            .args(extra)
+            .stderr(Stdio::null()),
+    );
+    let port = server
+        .url()
+        .rsplit(':')
+        .next()
         .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
-    (KillOnDrop(child), port)
+        .unwrap_or_else(|| panic!("no port in {:?}", server.banner));
+    (server, port)
 }
 
 #[test]
@@ -236,22 +233,13 @@ fn the_demo_passes_the_audit() {
         demo.display()
     );
     let work = tempfile::tempdir().unwrap();
-    let mut child = Command::new(demo)
-        .args(["--listen", "127.0.0.1:0", "--store", "memory"])
-        .current_dir(work.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let _guard = KillOnDrop(child);
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap();
+    let server = spawn_server(
+        Command::new(demo)
+            .args(["--listen", "127.0.0.1:0", "--store", "memory"])
+            .current_dir(work.path())
+            .stderr(Stdio::null()),
+    );
+    let url = format!("{}/", server.url());
     let o = sv(&["audit", "--json", &format!("{url}login")]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();

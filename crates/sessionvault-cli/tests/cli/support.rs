@@ -85,13 +85,3 @@ pub(crate) fn flask_python() -> std::path::PathBuf {
     );
     venv
 }
-
-/// A child process killed when the test ends, however it ends.
-pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
