@@ -75,18 +75,12 @@ fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     Ok(d)
 }
 
-fn read_secret(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    let mut bytes =
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.ends_with(b"\n") {
-        bytes.pop();
-    }
-    Ok(bytes)
-}
-
 async fn manager(args: &Args) -> anyhow::Result<SessionManager> {
     let keyring = match &args.secret_file {
-        Some(path) => Keyring::new(read_secret(path)?)?,
+        Some(path) => Keyring::new(
+            sessionvault::keyring::read_secret_file(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        )?,
         None => Keyring::generate()?,
     };
     let cookie = if args.insecure_dev {

@@ -46,14 +46,9 @@ fn decode_hex(text: &str, flag: &str) -> anyhow::Result<Vec<u8>> {
 
 /// A secret file's text, less one trailing newline (`\n` or `\r\n`).
 pub(crate) fn read_secret_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read secret file {}", path.display()))?;
-    if bytes.ends_with(b"\r\n") {
-        bytes.truncate(bytes.len() - 2);
-    } else if bytes.ends_with(b"\n") {
-        bytes.truncate(bytes.len() - 1);
-    }
-    Ok(bytes)
+    sessionvault::keyring::read_secret_file(path)
+        .map(|bytes| bytes.to_vec())
+        .with_context(|| format!("cannot read secret file {}", path.display()))
 }
 
 /// An argument, or stdin when it is `-`.

@@ -16,6 +16,7 @@ use clap::{Parser, ValueEnum};
 use jiff::SignedDuration;
 use sessionvault::store::SessionStore;
 use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
+use zeroize::Zeroizing;
 
 use crate::app::AppState;
 use crate::monitor::{Monitor, TimedStore};
@@ -65,18 +66,14 @@ fn default_secret_path(store: &str) -> PathBuf {
 }
 
 /// Reads the key file, or creates it with a fresh key readable by its owner only.
-fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+fn load_or_create_secret(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     if path.exists() {
-        let mut bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if bytes.ends_with(b"\n") {
-            bytes.pop();
-        }
-        return Ok(bytes);
+        return sessionvault::keyring::read_secret_file(path)
+            .with_context(|| format!("cannot read {}", path.display()));
     }
     let key = sessionvault::Secret::generate(sessionvault::keyring::DEFAULT_GENERATED_LEN)
         .context("the OS random generator failed")?;
-    let text = hex::encode(key.expose());
+    let text = Zeroizing::new(hex::encode(key.expose()));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -84,7 +81,7 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(text.as_bytes())?;
-    Ok(text.into_bytes())
+    Ok(Zeroizing::new(text.as_bytes().to_vec()))
 }
 
 /// The store as shown on pages: no credentials.

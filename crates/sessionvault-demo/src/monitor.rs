@@ -155,6 +155,13 @@ impl EventSink for Monitor {
         if inner.recent.len() > KEEP {
             inner.recent.pop_front();
         }
+        // Owners are needed only for sessions that still have events to show.
+        if inner.owner.len() > 2 * KEEP {
+            let Inner { recent, owner, .. } = &mut *inner;
+            let shown: std::collections::HashSet<StoreKey> =
+                recent.iter().filter_map(|(_, _, key)| *key).collect();
+            owner.retain(|key, _| shown.contains(key));
+        }
     }
 }
 

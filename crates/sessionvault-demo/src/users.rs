@@ -17,6 +17,9 @@ pub(crate) const DEMO_ACCOUNTS: &[(&str, &str)] = &[
 /// Failures allowed per user and per client within the window before sign-in is refused.
 const MAX_FAILURES: usize = 5;
 const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Past this many tracked (user, client) pairs, pairs with no recent failure are forgotten, so
+/// sign-in attempts with made-up names cannot grow the table without bound.
+const MAX_TRACKED: usize = 10_000;
 
 /// Accounts, in memory: the demo reseeds them at each start.
 pub(crate) struct Users {
@@ -71,6 +74,9 @@ impl Users {
         let now = Instant::now();
         {
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            if failures.len() > MAX_TRACKED {
+                failures.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < WINDOW));
+            }
             let recent = failures.entry(throttle_key.to_owned()).or_default();
             recent.retain(|t| now.duration_since(*t) < WINDOW);
             if recent.len() >= MAX_FAILURES {

@@ -16,11 +16,7 @@ pub(crate) fn run(secret_file: Option<&std::path::Path>, json: bool) -> anyhow::
                 .take(1 << 20)
                 .read_to_end(&mut bytes)
                 .context("cannot read the secret from stdin")?;
-            if bytes.ends_with(b"\r\n") {
-                bytes.truncate(bytes.len() - 2);
-            } else if bytes.ends_with(b"\n") {
-                bytes.truncate(bytes.len() - 1);
-            }
+            sessionvault::keyring::trim_one_newline(&mut bytes);
             bytes
         }
     };

@@ -15,6 +15,28 @@ pub use strength::{
     Assessment, HOW_TO_FIX, MIN_ESTIMATED_BITS, MIN_SECRET_LEN, WeakSecret, assess,
 };
 
+/// Reads a secret key file the way Flask users write one: its text, less one trailing newline
+/// (`\n` or `\r\n`), so `echo "$KEY" > key` and editors that end files with a newline give the
+/// same key. The bytes are wiped from memory when dropped.
+///
+/// # Errors
+///
+/// When the file cannot be read.
+pub fn read_secret_file(path: &std::path::Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut bytes = Zeroizing::new(std::fs::read(path)?);
+    trim_one_newline(&mut bytes);
+    Ok(bytes)
+}
+
+/// Removes one trailing `\n` or `\r\n`: a secret given on a line ends where the line does.
+pub fn trim_one_newline(bytes: &mut Vec<u8>) {
+    if bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
+    } else if bytes.ends_with(b"\n") {
+        bytes.truncate(bytes.len() - 1);
+    }
+}
+
 /// The number of random bytes [`Keyring::generate`] and `sessionvault keygen` use by default.
 pub const DEFAULT_GENERATED_LEN: usize = 64;
 
@@ -193,6 +215,20 @@ mod tests {
     use super::*;
 
     const STRONG: &str = "5f0e3c1f8a2b4d6e9f7a1c3b5d7e9f0a2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1f";
+
+    #[test]
+    fn one_trailing_newline_is_not_part_of_a_secret() {
+        for (input, want) in [
+            (&b"key\n"[..], &b"key"[..]),
+            (b"key\r\n", b"key"),
+            (b"key\n\n", b"key\n"),
+            (b"key", b"key"),
+        ] {
+            let mut bytes = input.to_vec();
+            trim_one_newline(&mut bytes);
+            assert_eq!(bytes, want);
+        }
+    }
 
     #[test]
     fn debug_never_shows_secrets() {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::handle::{Change, CookieAction, Current, State, Update, apply_changes, idle_deadline};
+use super::handle::{
+    Change, CookieAction, Current, State, Update, apply, idle_deadline, touch_due,
+};
 use super::manager::{Codec, Engine};
 use crate::Error;
 use crate::events::{EndReason, SecurityEvent};
@@ -130,7 +132,7 @@ pub(crate) fn write_in_memory(
         Some(Current::Existing { record, .. }) => record.data.clone(),
         _ => BTreeMap::new(),
     };
-    apply_changes(&state.changes, &mut data);
+    apply(&state.changes, &mut data);
     let value = f(data.remove(key))?;
     state
         .changes
@@ -154,8 +156,7 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
     let mut record = match state.current.take() {
         Some(Current::Existing { record, .. }) => {
             let dirty = !state.changes.is_empty() || state.login.is_some();
-            let left = record.idle_deadline.duration_since(now);
-            if !dirty && left >= idle / 2 {
+            if !dirty && !touch_due(&record, now, idle) {
                 state.current = Some(Current::Existing { record });
                 return Ok(CookieAction::Keep);
             }
@@ -181,7 +182,7 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
             )
         }
     };
-    apply_changes(&state.changes, &mut record.data);
+    apply(&state.changes, &mut record.data);
     state.changes.clear();
     if let Some(user) = state.login.take() {
         engine.emit(SecurityEvent::Login {

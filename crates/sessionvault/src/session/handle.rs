@@ -27,7 +27,7 @@ pub(crate) enum Change {
     Clear,
 }
 
-fn apply(changes: &[Change], data: &mut BTreeMap<String, serde_json::Value>) {
+pub(crate) fn apply(changes: &[Change], data: &mut BTreeMap<String, serde_json::Value>) {
     for change in changes {
         match change {
             Change::Set(k, v) => {
@@ -372,7 +372,9 @@ impl Session {
     pub async fn devices(&self) -> Result<Vec<SessionInfo>, Error> {
         let (user, key) = self.user_and_key().await?;
         match user {
-            Some(user) => list_user_sessions(&self.engine, &user, key.as_ref()).await,
+            Some(user) => list_user_sessions(&self.engine, &user, key.as_ref())
+                .await
+                .map_err(|e| self.report(e)),
             None => Ok(Vec::new()),
         }
     }
@@ -394,12 +396,15 @@ impl Session {
             .engine
             .store
             .load(&key)
-            .await?
+            .await
+            .map_err(|e| self.report(e.into()))?
             .is_some_and(|r| r.is_live() && r.user.as_deref() == Some(&user));
         if !owned {
             return Ok(false);
         }
-        revoke_key(&self.engine, &key).await
+        revoke_key(&self.engine, &key)
+            .await
+            .map_err(|e| self.report(e))
     }
 
     /// Ends every other session of the signed-in user (after a password change, or "sign out
@@ -410,7 +415,9 @@ impl Session {
     /// [`Error::Store`] when the store fails.
     pub async fn revoke_others(&self) -> Result<u64, Error> {
         match self.user_and_key().await? {
-            (Some(user), key) => revoke_user(&self.engine, &user, key.as_ref()).await,
+            (Some(user), key) => revoke_user(&self.engine, &user, key.as_ref())
+                .await
+                .map_err(|e| self.report(e)),
             (None, _) => Ok(0),
         }
     }
@@ -596,10 +603,6 @@ impl Session {
             return Ok(None);
         }
         state.committed = true;
-        if state.current.is_none() {
-            // Never touched: no I/O, no crypto, no cookie.
-            return Ok(None);
-        }
         let action = match &self.engine.codec {
             Codec::Server => match self.nothing_to_save(&state) {
                 true => CookieAction::Keep,
@@ -644,8 +647,7 @@ impl Session {
         match &state.current {
             Some(Current::New) => true,
             Some(Current::Existing { record }) => {
-                let left = record.idle_deadline.duration_since(self.engine.now());
-                left >= self.engine.config.idle_timeout / 2
+                !touch_due(record, self.engine.now(), self.engine.config.idle_timeout)
             }
             None => true,
         }
@@ -715,11 +717,10 @@ impl Session {
         if is_new || !state.changes.is_empty() {
             return Ok(CookieAction::Keep);
         }
-        // Nothing written: move the idle deadline only when less than half the window is left.
+        // Nothing written: move the idle deadline only when it is due.
         if let Some(Current::Existing { record, .. }) = &state.current {
             let idle = engine.config.idle_timeout;
-            let left = record.idle_deadline.duration_since(now);
-            if left < idle / 2 {
+            if touch_due(record, now, idle) {
                 let deadline = idle_deadline(now, idle, record.absolute_deadline);
                 engine
                     .store
@@ -973,16 +974,18 @@ fn view(state: &State) -> BTreeMap<String, serde_json::Value> {
     data
 }
 
+/// Touch throttling: the idle deadline moves only once less than half of the idle window is
+/// left, so an active session costs one write per half window, and short windows still work.
+pub(crate) fn touch_due(record: &Record, now: Timestamp, idle: SignedDuration) -> bool {
+    record.idle_deadline.duration_since(now) < idle / 2
+}
+
 pub(crate) fn idle_deadline(
     now: Timestamp,
     idle: SignedDuration,
     absolute: Timestamp,
 ) -> Timestamp {
     (now + idle).min(absolute)
-}
-
-pub(crate) fn apply_changes(changes: &[Change], data: &mut BTreeMap<String, serde_json::Value>) {
-    apply(changes, data);
 }
 
 /// A short, jittered pause between retries, growing with each attempt, so that racing requests
