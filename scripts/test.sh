@@ -45,7 +45,23 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
+# Every log line the suite writes is captured here and checked for secrets afterwards.
+export SESSIONVAULT_LOG_DIR
+SESSIONVAULT_LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sessionvault-logs.XXXXXX")
 cargo test --workspace --locked
+
+echo "==> log hygiene"
+hygiene=$SESSIONVAULT_LOG_DIR.result
+if ! cargo test -p sessionvault-testkit --test log_hygiene --locked -- --ignored --nocapture \
+    >"$hygiene" 2>&1; then
+    cat "$hygiene" >&2
+    exit 1
+fi
+grep 'log lines' "$hygiene" | sed 's/^/    /'
+rm -rf "$SESSIONVAULT_LOG_DIR" "$hygiene"
+
+echo "==> fuzz smoke (libFuzzer, 10 s per target)"
+./scripts/fuzz.sh --seconds 10
 
 echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 
 /// A session error, answered with the status that tells the client what to do: 503 when the
 /// store is down (retry later), 409 when the request lost a race or the session ended under it,
-/// 500 otherwise. The body is a fixed text that never includes a session ID or a value.
+/// 429 when the client is refused for guessing session IDs, 500 otherwise. The body is a fixed text that never includes a session ID or a value.
 #[derive(Debug)]
 pub struct SessionError(pub sessionvault::Error);
 
@@ -34,6 +34,8 @@ impl SessionError {
             StatusCode::SERVICE_UNAVAILABLE
         } else if self.0.is_conflict() {
             StatusCode::CONFLICT
+        } else if self.0.is_throttled() {
+            StatusCode::TOO_MANY_REQUESTS
         } else {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -49,6 +51,8 @@ impl SessionError {
         } else if self.0.is_conflict() {
             "The session was changed by another request at the same time. Nothing was saved; \
              please try again.\n"
+        } else if self.0.is_throttled() {
+            "Too many unknown session cookies came from this address. Please try again later.\n"
         } else {
             "The session could not be saved. Nothing was saved.\n"
         }

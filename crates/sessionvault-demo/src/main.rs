@@ -15,7 +15,10 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
 use jiff::SignedDuration;
 use sessionvault::store::SessionStore;
-use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
+use sessionvault::{
+    CookieConfig, CookieMode, FingerprintPolicy, GuessingLimit, Keyring, MemoryStore,
+    SessionConfig, SessionManager,
+};
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
@@ -135,6 +138,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             SessionConfig::default()
                 .with_idle_timeout(args.idle_timeout)
                 .with_absolute_timeout(args.absolute_timeout)
+                // A session used from another browser or network must sign in again before
+                // changing the password; a client guessing IDs is refused for a while.
+                .with_fingerprint_policy(FingerprintPolicy::Reauthenticate)
+                .with_guessing_limit(Some(GuessingLimit::default().refusing()))
                 .with_cookie(cookie),
         )
         .build()?;

@@ -21,6 +21,7 @@ struct Inner {
     owner: HashMap<StoreKey, String>,
     counts: HashMap<&'static str, u64>,
     rejected: HashMap<&'static str, u64>,
+    anomalies: HashMap<&'static str, u64>,
     store_ops: u64,
     store_seconds: f64,
 }
@@ -100,6 +101,19 @@ impl Monitor {
                 "sessionvault_requests_rejected_total{{reason=\"{reason}\"}} {n}"
             );
         }
+        out.push_str("# HELP sessionvault_anomalies_total Events that suggest an attack: forged, tossed or replayed cookies, sessions used from elsewhere, ID guessing, CSRF.\n");
+        out.push_str("# TYPE sessionvault_anomalies_total counter\n");
+        for kind in [
+            "tampered_cookie",
+            "duplicate_cookie",
+            "revoked_reuse",
+            "fingerprint_changed",
+            "id_guessing",
+            "csrf_rejected",
+        ] {
+            let n = inner.anomalies.get(kind).copied().unwrap_or(0);
+            let _ = writeln!(out, "sessionvault_anomalies_total{{kind=\"{kind}\"}} {n}");
+        }
         out.push_str("# HELP sessionvault_store_seconds Time spent in session store calls.\n");
         out.push_str("# TYPE sessionvault_store_seconds summary\n");
         let _ = writeln!(out, "sessionvault_store_seconds_count {}", inner.store_ops);
@@ -134,6 +148,9 @@ impl EventSink for Monitor {
                 | SecurityEvent::StoreError
         ) {
             *inner.rejected.entry(name).or_default() += 1;
+        }
+        if event.is_anomaly() {
+            *inner.anomalies.entry(name).or_default() += 1;
         }
         match event {
             SecurityEvent::Login {

@@ -386,3 +386,52 @@ fn the_key_file_is_private_and_restarts_keep_sessions() {
         "still signed in after a restart"
     );
 }
+
+#[test]
+fn a_stolen_cookie_used_elsewhere_needs_the_password_and_anomalies_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let mut owner = Browser::new(&demo, firefox);
+    owner.sign_in("alice", "correct horse battery staple");
+    assert_eq!(owner.get("/password").status, 200, "a fresh sign-in may");
+
+    // The same cookie from another browser family: still signed in, but the password page
+    // now asks for the password again, for the thief and the owner alike.
+    let mut thief = Browser::new(&demo, "curl/8.5.0");
+    thief.cookie = owner.cookie.clone();
+    assert_eq!(thief.get("/account").status, 200);
+    assert_eq!(
+        thief.get("/password").location.as_deref(),
+        Some("/login?reauth=1")
+    );
+    assert_eq!(
+        owner.get("/password").location.as_deref(),
+        Some("/login?reauth=1")
+    );
+
+    // A replayed cookie after sign-out.
+    let old = owner.cookie.clone();
+    owner.submit("/account", "/logout", &[]);
+    thief.cookie = old;
+    assert_eq!(thief.get("/account").location.as_deref(), Some("/login"));
+
+    // Guessing: past 20 unknown IDs a minute, the client's cookies are refused.
+    let mut guesser = Browser::new(&demo, "curl/8.5.0");
+    for i in 0..21 {
+        guesser.cookie = Some(format!("guess{i}"));
+        assert_eq!(guesser.get("/account").status, 303);
+    }
+    guesser.cookie = Some("guess-again".into());
+    assert_eq!(guesser.get("/account").status, 429);
+
+    let metrics = Browser::new(&demo, firefox).get("/metrics").body;
+    for line in [
+        "sessionvault_anomalies_total{kind=\"fingerprint_changed\"}",
+        "sessionvault_anomalies_total{kind=\"revoked_reuse\"} 1",
+        "sessionvault_anomalies_total{kind=\"id_guessing\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+    assert!(!metrics.contains("sessionvault_anomalies_total{kind=\"fingerprint_changed\"} 0"));
+}

@@ -57,6 +57,7 @@ macro_rules! store_conformance {
                 if !$service.is_empty() && $crate::skip_requested($service) {
                     return;
                 }
+                $crate::logs::capture();
                 let store = $make.await;
                 $crate::conformance::$name(store).await;
             }

@@ -3,6 +3,7 @@
 //! [`store_conformance!`].
 
 pub mod conformance;
+pub mod logs;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ pub struct TestStore<S> {
 impl<S: SessionStore + Clone> TestStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
+        logs::capture();
         Self {
             inner,
             calls: Arc::default(),
@@ -120,8 +122,17 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
 }
 
 /// Records every security event. Clones share the record.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Events(Arc<Mutex<Vec<SecurityEvent>>>);
+
+impl Default for Events {
+    /// An empty record. The events are logged too: under the test script, to the capture
+    /// files the log hygiene test reads.
+    fn default() -> Self {
+        logs::capture();
+        Self(Arc::default())
+    }
+}
 
 impl EventSink for Events {
     fn on_event(&self, event: &SecurityEvent) {
@@ -180,6 +191,12 @@ impl Drop for ServerProcess {
 /// background (a closed pipe would fail the server's later writes).
 pub fn spawn_server(command: &mut std::process::Command) -> ServerProcess {
     use std::io::BufRead as _;
+    logs::capture();
+    if let Some(file) = logs::server_log_file(command.get_program()) {
+        // Only sessionvault's own servers are checked; a helper such as chromedriver logs
+        // under its own rules.
+        command.env("RUST_LOG", logs::LOG_FILTER).stderr(file);
+    }
     let mut child = command
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -86,6 +86,11 @@ pub enum Error {
     #[error("internal error: {0}")]
     Unreachable(&'static str),
 
+    /// This client presented too many unknown or forged session cookies and is refused for a
+    /// while (see [`GuessingLimit`](crate::GuessingLimit)): answer with 429.
+    #[error("too many unknown session cookies from this client; try again later")]
+    Throttled,
+
     /// The operating system's random generator failed.
     #[error("the operating system's random generator failed")]
     Random,
@@ -115,6 +120,11 @@ impl Error {
     /// True when the request lost a race it could not win: answer with 409.
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict | Self::SessionEnded)
+    }
+
+    /// True when the client is refused for guessing session IDs: answer with 429.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, Self::Throttled)
     }
 
     /// True when the input could not be parsed at all.

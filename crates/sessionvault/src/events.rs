@@ -5,9 +5,11 @@
 //! events (alert, lock an account) add an [`EventSink`].
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::id::StoreKey;
+use crate::session::FingerprintPolicy;
 
 /// Why a session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,13 +60,39 @@ pub enum SecurityEvent {
         /// Idle or absolute.
         reason: EndReason,
     },
-    /// An ID that was logged out, revoked or cycled away was presented again: possibly a stolen
-    /// cookie replayed.
+    /// An ID whose session had already ended (logged out, revoked, cycled away, or expired and
+    /// cleared from the browser) was presented again: possibly a stolen cookie replayed.
     RevokedReuse {
         /// Its store key.
         key: StoreKey,
         /// How it had ended.
         reason: EndReason,
+        /// The user it belonged to, so that a hook can act on the account.
+        user: Option<String>,
+    },
+    /// A request's user agent family or network differs from the session's: possibly a stolen
+    /// cookie used elsewhere.
+    FingerprintChanged {
+        /// The session's store key.
+        key: StoreKey,
+        /// Its user, if signed in.
+        user: Option<String>,
+        /// The browser or operating system family changed.
+        user_agent: bool,
+        /// The network prefix changed.
+        network: bool,
+        /// What was done about it.
+        action: FingerprintPolicy,
+    },
+    /// One client presented more unknown or forged session cookies than the guessing limit
+    /// allows: someone guessing session IDs. Reported once per window.
+    IdGuessing {
+        /// The client: its IPv4 address, or its IPv6 /64.
+        client: IpAddr,
+        /// Failures in the window so far.
+        failures: u32,
+        /// True when the client's cookies are refused (429) until the window ends.
+        refused: bool,
     },
     /// A new session was created.
     Created {
@@ -115,6 +143,8 @@ impl SecurityEvent {
             Self::DuplicateCookie => "duplicate_cookie",
             Self::Expired { .. } => "expired",
             Self::RevokedReuse { .. } => "revoked_reuse",
+            Self::FingerprintChanged { .. } => "fingerprint_changed",
+            Self::IdGuessing { .. } => "id_guessing",
             Self::Created { .. } => "created",
             Self::IdCycled { .. } => "id_cycled",
             Self::Login { .. } => "login",
@@ -129,17 +159,46 @@ impl SecurityEvent {
     pub fn key(&self) -> Option<StoreKey> {
         match self {
             Self::Expired { key, .. } | Self::Created { key } | Self::Ended { key, .. } => *key,
-            Self::RevokedReuse { key, .. } => Some(*key),
+            Self::RevokedReuse { key, .. } | Self::FingerprintChanged { key, .. } => Some(*key),
             Self::IdCycled { to, .. } => Some(*to),
             Self::Login { key, .. } => *key,
             _ => None,
         }
     }
+
+    /// True for the events that suggest an attack rather than ordinary use: forged, tossed or
+    /// replayed cookies, a session used from elsewhere, ID guessing, CSRF. What to page on.
+    pub fn is_anomaly(&self) -> bool {
+        matches!(
+            self,
+            Self::TamperedCookie
+                | Self::DuplicateCookie
+                | Self::RevokedReuse { .. }
+                | Self::FingerprintChanged { .. }
+                | Self::IdGuessing { .. }
+                | Self::CsrfRejected { .. }
+        )
+    }
+
+    /// The user the event concerns, when the engine knows it.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Self::Login { user, .. } => Some(user),
+            Self::RevokedReuse { user, .. } | Self::FingerprintChanged { user, .. } => {
+                user.as_deref()
+            }
+            _ => None,
+        }
+    }
 }
 
-/// Receives every security event, after it has been logged.
+/// The application's hook into security monitoring: receives every security event, after it
+/// has been logged. Implement it to alert on [`SecurityEvent::is_anomaly`] events, lock an
+/// account on a replayed cookie ([`SecurityEvent::user`]), rate-limit a client reported by
+/// [`SecurityEvent::IdGuessing`], or count events for metrics.
 pub trait EventSink: Send + Sync + 'static {
-    /// Called once per event; must not block for long.
+    /// Called once per event, on the request's task: must not block for long (hand slow work
+    /// such as sending mail to a channel).
     fn on_event(&self, event: &SecurityEvent);
 }
 
@@ -151,6 +210,8 @@ pub(crate) fn emit(sink: Option<&Arc<dyn EventSink>>, event: SecurityEvent) {
         | SecurityEvent::TamperedCookie
         | SecurityEvent::DuplicateCookie
         | SecurityEvent::RevokedReuse { .. }
+        | SecurityEvent::FingerprintChanged { .. }
+        | SecurityEvent::IdGuessing { .. }
         | SecurityEvent::SizeLimit { .. }
         | SecurityEvent::CsrfRejected { .. } => {
             tracing::warn!(target: "sessionvault::security", event = event.name(), session = %key, "{}", describe(&event));
@@ -178,6 +239,34 @@ fn describe(event: &SecurityEvent) -> String {
         SecurityEvent::RevokedReuse { reason, .. } => {
             format!("ended session presented again ({reason}): possible theft")
         }
+        SecurityEvent::FingerprintChanged {
+            user_agent,
+            network,
+            action,
+            ..
+        } => {
+            let what = match (user_agent, network) {
+                (true, true) => "browser and network",
+                (true, false) => "browser",
+                _ => "network",
+            };
+            format!(
+                "session used from another {what}: possible theft; policy {}",
+                action.name()
+            )
+        }
+        SecurityEvent::IdGuessing {
+            client,
+            failures,
+            refused,
+        } => format!(
+            "{failures} unknown or forged session cookies from {client}: ID guessing{}",
+            if *refused {
+                "; its cookies are refused for now"
+            } else {
+                ""
+            }
+        ),
         SecurityEvent::Created { .. } => "session created".into(),
         SecurityEvent::IdCycled { from, .. } => {
             format!("session ID cycled (from {})", from.short())

@@ -81,7 +81,7 @@ pub use error::Error;
 pub use events::{EndReason, EventSink, SecurityEvent};
 pub use keyring::{Keyring, Secret};
 pub use session::{
-    CookieConfig, CookieMode, Deadlines, RequestMeta, Session, SessionConfig, SessionInfo,
-    SessionManager,
+    CookieConfig, CookieMode, Deadlines, FingerprintPolicy, GuessingLimit, RequestMeta, Session,
+    SessionConfig, SessionInfo, SessionManager,
 };
 pub use store::{MemoryStore, Record, SessionStore, StoreError};

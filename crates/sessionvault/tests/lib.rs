@@ -4,9 +4,11 @@
 // A test that unwraps fails loudly at the line that broke, which is what a test should do.
 #![allow(clippy::unwrap_used)]
 
+mod anomaly;
 mod flask_interop;
 mod flask_vectors;
 mod memory_store;
 mod proptests;
+mod rotation;
 mod session;
 mod support;

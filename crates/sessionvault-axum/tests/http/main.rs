@@ -4,6 +4,7 @@
 // A test that unwraps fails loudly at the line that broke, which is what a test should do.
 #![allow(clippy::unwrap_used)]
 
+mod asvs;
 mod counter;
 mod csrf;
 mod faults;

@@ -3,6 +3,7 @@
 //! inside the authenticated cookie.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -62,33 +63,41 @@ fn record_from(meta: Meta, data: BTreeMap<String, serde_json::Value>) -> Record 
 }
 
 /// Opens the cookie: a session when it verifies and has not expired, otherwise a fresh one (and
-/// an event).
-pub(crate) fn load(engine: &Engine, value: &str) -> Current {
+/// an event). The flag says it was opened with a fallback key, so the response must re-issue it
+/// under the current one.
+pub(crate) fn load(engine: &Engine, value: &str, ip: Option<IpAddr>) -> (Current, bool) {
     let name = &engine.config.cookie.name;
     let decoded = match &engine.codec {
-        Codec::Sealed(codec) => codec.open(name, value).ok().and_then(|(plain, _)| {
+        Codec::Sealed(codec) => codec.open(name, value).ok().and_then(|(plain, key)| {
             serde_json::from_slice::<Sealed>(&plain)
                 .ok()
-                .map(|s| (s.meta, s.data))
+                .map(|s| (s.meta, s.data, key))
         }),
         Codec::Flask(codec) => codec
             .verify_at(value, engine.now().as_second().max(0) as u64)
             .ok()
-            .and_then(|verified| from_flask(verified.into_value(), engine)),
+            .and_then(|verified| {
+                let key = verified.key_index();
+                from_flask(verified.into_value(), engine).map(|(meta, data)| (meta, data, key))
+            }),
         Codec::Server => None,
     };
-    let Some((meta, data)) = decoded else {
+    let Some((meta, data, key_index)) = decoded else {
         engine.emit(SecurityEvent::TamperedCookie);
-        return Current::New;
+        engine.failed_cookie(ip);
+        return (Current::New, false);
     };
     let record = record_from(meta, data);
     match record.end_reason_at(engine.now()) {
-        None => Current::Existing {
-            record: Box::new(record),
-        },
+        None => (
+            Current::Existing {
+                record: Box::new(record),
+            },
+            key_index > 0,
+        ),
         Some(reason) => {
             engine.emit(SecurityEvent::Expired { key: None, reason });
-            Current::New
+            (Current::New, false)
         }
     }
 }
@@ -155,7 +164,7 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
     let idle = engine.config.idle_timeout;
     let mut record = match state.current.take() {
         Some(Current::Existing { record, .. }) => {
-            let dirty = !state.changes.is_empty() || state.login.is_some();
+            let dirty = !state.changes.is_empty() || state.login.is_some() || state.reissue;
             if !dirty && !touch_due(&record, now, idle) {
                 state.current = Some(Current::Existing { record });
                 return Ok(CookieAction::Keep);

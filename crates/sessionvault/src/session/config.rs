@@ -2,6 +2,7 @@
 
 use jiff::SignedDuration;
 
+use super::anomaly::{FingerprintPolicy, GuessingLimit};
 use super::cookie::CookieConfig;
 
 /// Session behaviour. The defaults are the secure ones (OWASP ASVS level 2: 30 minutes idle,
@@ -13,6 +14,8 @@ pub struct SessionConfig {
     pub(crate) max_retries: u32,
     pub(crate) cookie: CookieConfig,
     pub(crate) renewal: Option<Renewal>,
+    pub(crate) fingerprint: FingerprintPolicy,
+    pub(crate) guessing: Option<GuessingLimit>,
 }
 
 /// Periodic ID renewal: how often, and how long the replaced ID still works.
@@ -30,6 +33,8 @@ impl Default for SessionConfig {
             max_retries: 16,
             cookie: CookieConfig::default(),
             renewal: None,
+            fingerprint: FingerprintPolicy::default(),
+            guessing: Some(GuessingLimit::default()),
         }
     }
 }
@@ -63,6 +68,23 @@ impl SessionConfig {
     /// default; server mode only.
     pub fn with_id_renewal(mut self, every: SignedDuration, grace: SignedDuration) -> Self {
         self.renewal = Some(Renewal { every, grace });
+        self
+    }
+
+    /// What happens when a session is used with another browser family or from another
+    /// network than it was signed in (or created) with; [`FingerprintPolicy::Log`] by default.
+    /// Server mode; the comparison needs the client address in the request's
+    /// [`RequestMeta`](crate::RequestMeta).
+    pub fn with_fingerprint_policy(mut self, policy: FingerprintPolicy) -> Self {
+        self.fingerprint = policy;
+        self
+    }
+
+    /// When a client counts as guessing session IDs, and whether it is then refused; `None`
+    /// turns detection off. By default more than 20 unknown or forged cookies a minute from
+    /// one client are reported, not refused.
+    pub fn with_guessing_limit(mut self, limit: Option<GuessingLimit>) -> Self {
+        self.guessing = limit;
         self
     }
 

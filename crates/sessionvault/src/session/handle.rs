@@ -1,6 +1,7 @@
 //! The session of one request: what handlers read and write.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
+use super::anomaly::{FingerprintChange, FingerprintPolicy};
 use super::client;
 use super::cookie::{IncomingCookie, MAX_SET_COOKIE_LEN};
 use super::manager::{
@@ -73,6 +75,12 @@ pub(crate) struct State {
     cycle: bool,
     pub(crate) login: Option<String>,
     pub(crate) destroy: bool,
+    /// The fingerprint policy asked for re-authentication: the sign-in time is dropped from
+    /// the stored session at commit.
+    stale_auth: bool,
+    /// Client modes: the cookie was sealed or signed with a fallback key; the response
+    /// re-issues it under the current key, so that retiring the old key logs nobody out.
+    pub(crate) reissue: bool,
     /// The cookie presented was stale, forged or ended: clear it unless a new one replaces it.
     pub(crate) clear_stale: bool,
     /// A session created during this request (new, cycled, or by `update`): the response sets
@@ -133,6 +141,8 @@ impl Session {
                     cycle: false,
                     login: None,
                     destroy: false,
+                    stale_auth: false,
+                    reissue: false,
                     clear_stale: false,
                     issued: None,
                     via_grace: false,
@@ -446,14 +456,40 @@ impl Session {
                 Current::New
             }
             IncomingCookie::One(value) => {
-                let loaded = match &self.engine.codec {
+                let engine = &self.engine;
+                let ip = state.meta.ip;
+                if engine.guessing.is_refused(ip, engine.now()) {
+                    // Not consumed: every later access is refused the same way.
+                    state.incoming = IncomingCookie::One(value);
+                    return Err(Error::Throttled);
+                }
+                let loaded = match &engine.codec {
                     Codec::Server => {
-                        let (current, via_grace) =
-                            self.load_server(&value).await.map_err(|e| self.report(e))?;
-                        state.via_grace = via_grace;
+                        let loaded = match self.load_server(&value, ip).await {
+                            Ok((mut current, via_grace)) => self
+                                .check_fingerprint(state, &mut current)
+                                .await
+                                .map(|()| (current, via_grace)),
+                            Err(error) => Err(error),
+                        };
+                        match loaded {
+                            Ok((current, via_grace)) => {
+                                state.via_grace = via_grace;
+                                current
+                            }
+                            Err(error) => {
+                                // Kept, so that a retry loads it rather than starting afresh.
+                                state.incoming = IncomingCookie::One(value);
+                                state.stale_auth = false;
+                                return Err(self.report(error));
+                            }
+                        }
+                    }
+                    Codec::Sealed(_) | Codec::Flask(_) => {
+                        let (current, reissue) = client::load(engine, &value, ip);
+                        state.reissue = reissue;
                         current
                     }
-                    Codec::Sealed(_) | Codec::Flask(_) => client::load(&self.engine, &value),
                 };
                 if matches!(loaded, Current::New) {
                     state.clear_stale = true;
@@ -467,10 +503,11 @@ impl Session {
     }
 
     /// Loads the session an ID names; the flag says it was reached through a renewal grace.
-    async fn load_server(&self, value: &str) -> Result<(Current, bool), Error> {
+    async fn load_server(&self, value: &str, ip: Option<IpAddr>) -> Result<(Current, bool), Error> {
         let engine = &self.engine;
         let Some(id) = SessionId::parse(value) else {
             engine.emit(SecurityEvent::UnknownId);
+            engine.failed_cookie(ip);
             return Ok((Current::New, false));
         };
         let key = engine.hasher.key(&id);
@@ -486,6 +523,7 @@ impl Session {
         }
         let Some(mut record) = found else {
             engine.emit(SecurityEvent::UnknownId);
+            engine.failed_cookie(ip);
             return Ok((Current::New, false));
         };
         let now = engine.now();
@@ -521,23 +559,74 @@ impl Session {
                 });
                 Ok(Current::New)
             }
+            // Ended before this request: its cookie was cleared or replaced when it ended, so
+            // whoever presents it now kept a copy.
             Some(reason) => {
-                let event = if matches!(reason, EndReason::IdleExpired | EndReason::AbsoluteExpired)
-                {
-                    SecurityEvent::Expired {
-                        key: Some(record.key),
-                        reason,
-                    }
-                } else {
-                    SecurityEvent::RevokedReuse {
-                        key: record.key,
-                        reason,
-                    }
-                };
-                engine.emit(event);
+                engine.emit(SecurityEvent::RevokedReuse {
+                    key: record.key,
+                    reason,
+                    user: record.user,
+                });
                 Ok(Current::New)
             }
         }
+    }
+
+    /// Compares the loaded session's fingerprint with the request's, and applies the policy.
+    async fn check_fingerprint(
+        &self,
+        state: &mut State,
+        current: &mut Current,
+    ) -> Result<(), Error> {
+        let engine = &self.engine;
+        let policy = engine.config.fingerprint;
+        let Current::Existing { record } = current else {
+            return Ok(());
+        };
+        if policy == FingerprintPolicy::Ignore {
+            return Ok(());
+        }
+        let agent = state.meta.user_agent();
+        let network = record.ip.as_ref().and(state.meta.ip_prefix());
+        let Some(change) = FingerprintChange::between(
+            record.user_agent.as_deref(),
+            record.ip.as_deref(),
+            agent.as_deref(),
+            network.as_deref(),
+        ) else {
+            return Ok(());
+        };
+        engine.emit(SecurityEvent::FingerprintChanged {
+            key: record.key,
+            user: record.user.clone(),
+            user_agent: change.user_agent,
+            network: change.network,
+            action: policy,
+        });
+        match policy {
+            FingerprintPolicy::Ignore | FingerprintPolicy::Log => {}
+            FingerprintPolicy::Reauthenticate => {
+                if record.auth_time.is_some() {
+                    record.auth_time = None;
+                    state.stale_auth = true;
+                }
+            }
+            FingerprintPolicy::Destroy => {
+                let now = engine.now();
+                if engine
+                    .store
+                    .end(&record.key, EndReason::Revoked, now, None)
+                    .await?
+                {
+                    engine.emit(SecurityEvent::Ended {
+                        key: Some(record.key),
+                        reason: EndReason::Revoked,
+                    });
+                }
+                *current = Current::New;
+            }
+        }
+        Ok(())
     }
 
     /// Moves a record found under a retired ID-hash key to the current one.
@@ -638,7 +727,12 @@ impl Session {
     /// Server mode, and the request changed nothing and the idle deadline is far enough away:
     /// the common read-only request, answered without touching the store.
     fn nothing_to_save(&self, state: &State) -> bool {
-        if state.destroy || state.cycle || state.login.is_some() || !state.changes.is_empty() {
+        if state.destroy
+            || state.cycle
+            || state.stale_auth
+            || state.login.is_some()
+            || !state.changes.is_empty()
+        {
             return false;
         }
         if state.issued.is_some() || self.renewal_due(state).is_some() {
@@ -708,7 +802,7 @@ impl Session {
             self.cycle(state, None).await?;
         } else if let Some(grace_until) = self.renewal_due(state) {
             self.cycle(state, Some(grace_until)).await?;
-        } else if !state.changes.is_empty() {
+        } else if !state.changes.is_empty() || state.stale_auth {
             self.write(state, None).await?;
         }
         if let Some(id) = &state.issued {
@@ -806,7 +900,7 @@ impl Session {
             if !fresh_login {
                 // A plain cycle keeps the session's age and sign-in; only sign-in restarts them.
                 new.created = old.created;
-                new.auth_time = old.auth_time;
+                new.auth_time = old.auth_time.filter(|_| !state.stale_auth);
                 new.absolute_deadline = old.absolute_deadline;
                 new.expires_at = old.absolute_deadline;
                 new.idle_deadline = new.idle_deadline.min(old.absolute_deadline);
@@ -842,6 +936,7 @@ impl Session {
                 });
                 state.cycle = false;
                 state.login = None;
+                state.stale_auth = false;
                 return Ok(id);
             }
             // Someone wrote to the old session meanwhile: drop the copy, reload, try again.
@@ -907,6 +1002,9 @@ impl Session {
             let now = engine.now();
             let mut next = record.clone();
             apply(&state.changes, &mut next.data);
+            if state.stale_auth {
+                next.auth_time = None;
+            }
             let saved = match update {
                 Some((key, f)) => {
                     let value = f(next.data.remove(key))?;
@@ -921,6 +1019,7 @@ impl Session {
                 idle_deadline(now, engine.config.idle_timeout, record.absolute_deadline);
             if engine.store.save_if(&next, record.version).await? {
                 state.changes.clear();
+                state.stale_auth = false;
                 if let Some(Current::Existing { record, .. }) = &mut state.current {
                     **record = *next;
                 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::anomaly::GuessingDetector;
 use super::config::SessionConfig;
 use super::cookie::IncomingCookie;
 use super::handle::Session;
@@ -54,6 +55,7 @@ pub(crate) struct Engine {
     pub(crate) config: SessionConfig,
     pub(crate) events: Option<Arc<dyn EventSink>>,
     pub(crate) codec: Codec,
+    pub(crate) guessing: GuessingDetector,
 }
 
 impl Engine {
@@ -63,6 +65,18 @@ impl Engine {
 
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// Counts a session cookie from `ip` that named no session or failed its check, and
+    /// reports the client once it crosses the guessing limit.
+    pub(crate) fn failed_cookie(&self, ip: Option<IpAddr>) {
+        if let Some(found) = self.guessing.record_failure(ip, self.now()) {
+            self.emit(SecurityEvent::IdGuessing {
+                client: found.client,
+                failures: found.failures,
+                refused: found.refused,
+            });
+        }
     }
 }
 
@@ -218,6 +232,7 @@ impl SessionManagerBuilder {
                 store,
                 hasher: IdHasher::new(&self.keyring),
                 clock: self.clock,
+                guessing: GuessingDetector::new(self.config.guessing),
                 config: self.config,
                 events: self.events,
                 codec,

@@ -1,11 +1,13 @@
 //! Sessions: the per-request [`Session`] handle and the [`SessionManager`] behind it.
 
+mod anomaly;
 mod client;
 mod config;
 mod cookie;
 mod handle;
 mod manager;
 
+pub use anomaly::{FingerprintPolicy, GuessingLimit, user_agent_family};
 pub use config::SessionConfig;
 pub use cookie::{CookieConfig, IncomingCookie, MAX_SET_COOKIE_LEN, SameSite, find_cookie};
 pub use handle::{Deadlines, Session};

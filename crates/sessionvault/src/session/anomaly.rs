@@ -1,0 +1,344 @@
+//! Anomaly detection: a session's fingerprint changing under it, and clients guessing IDs.
+//!
+//! Neither is proof of an attack (a laptop changes networks, a browser updates), so both are
+//! policies: report only, or act. What they find goes out as [`SecurityEvent`]s, which reach
+//! the logs, the application's [`EventSink`](crate::EventSink) (its hook to alert, lock an
+//! account or rate-limit a client) and from there its metrics.
+//!
+//! [`SecurityEvent`]: crate::SecurityEvent
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use jiff::{SignedDuration, Timestamp};
+
+/// What to do when a request's fingerprint (user agent family, network prefix) differs from the
+/// one the session was signed in or created with. Server mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FingerprintPolicy {
+    /// Do not compare.
+    Ignore,
+    /// Report a `fingerprint_changed` event on every such request; nothing else changes (the
+    /// default: networks and browsers change for honest reasons).
+    #[default]
+    Log,
+    /// Report, then sign the session out: it keeps its data under a new ID, but its user and
+    /// sign-in time are gone, so the application asks for the password again. The cookie that
+    /// was presented is dead for whoever holds it.
+    Reauthenticate,
+    /// Report, then end the session: the request continues with a fresh, empty one.
+    Destroy,
+}
+
+impl FingerprintPolicy {
+    /// `ignore`, `log`, `reauthenticate` or `destroy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ignore => "ignore",
+            Self::Log => "log",
+            Self::Reauthenticate => "reauthenticate",
+            Self::Destroy => "destroy",
+        }
+    }
+}
+
+/// Which parts of a fingerprint changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FingerprintChange {
+    /// The browser or operating system family.
+    pub(crate) user_agent: bool,
+    /// The network prefix (/24 of IPv4, /48 of IPv6).
+    pub(crate) network: bool,
+}
+
+impl FingerprintChange {
+    /// Compares what the session recorded with what the request shows. An unknown part on
+    /// either side is not a change.
+    pub(crate) fn between(
+        recorded_agent: Option<&str>,
+        recorded_network: Option<&str>,
+        agent: Option<&str>,
+        network: Option<&str>,
+    ) -> Option<Self> {
+        let user_agent = matches!((recorded_agent, agent), (Some(a), Some(b))
+            if user_agent_family(a) != user_agent_family(b));
+        let network = matches!((recorded_network, network), (Some(a), Some(b)) if a != b);
+        (user_agent || network).then_some(Self {
+            user_agent,
+            network,
+        })
+    }
+}
+
+/// The browser and operating system families a `User-Agent` names, such as
+/// `("Firefox", "Linux")`: what stays the same across a browser's updates, so a version bump is
+/// not a change but a different browser is.
+pub fn user_agent_family(user_agent: &str) -> (&'static str, &'static str) {
+    // Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
+    const BROWSERS: [(&str, &str); 9] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("FxiOS/", "Firefox"),
+        ("CriOS/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+        ("python-requests/", "python-requests"),
+    ];
+    const SYSTEMS: [(&str, &str); 7] = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    let find = |table: &[(&str, &'static str)]| {
+        table
+            .iter()
+            .find(|(marker, _)| user_agent.contains(marker))
+            .map_or("other", |(_, family)| *family)
+    };
+    (find(&BROWSERS), find(&SYSTEMS))
+}
+
+/// When to call a client an ID guesser: more than `max_failures` unknown or forged session
+/// cookies within `window`. Counted per IPv4 address or IPv6 /64, the unit one client
+/// controls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuessingLimit {
+    pub(crate) max_failures: u32,
+    pub(crate) window: SignedDuration,
+    pub(crate) refuse: bool,
+}
+
+impl Default for GuessingLimit {
+    /// 20 failures a minute, reported but not refused.
+    fn default() -> Self {
+        Self {
+            max_failures: 20,
+            window: SignedDuration::from_mins(1),
+            refuse: false,
+        }
+    }
+}
+
+impl GuessingLimit {
+    /// More than `max_failures` within `window`.
+    pub fn new(max_failures: u32, window: SignedDuration) -> Self {
+        Self {
+            max_failures,
+            window,
+            refuse: false,
+        }
+    }
+
+    /// Besides reporting, refuse the client's session cookies until its window ends: every
+    /// request from it that presents one fails with [`Error::Throttled`](crate::Error) (429),
+    /// so no further guess can be tried, whatever ID it presents.
+    pub fn refusing(mut self) -> Self {
+        self.refuse = true;
+        self
+    }
+}
+
+/// Clients tracked at once. A flood of addresses (IPv6 makes them cheap) cannot grow the table
+/// past this; clients whose window has ended make room first.
+const MAX_CLIENTS: usize = 65_536;
+
+/// One client's failures in its current window.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    start: Timestamp,
+    failures: u32,
+}
+
+/// Counts failed session cookies per client.
+#[derive(Debug)]
+pub(crate) struct GuessingDetector {
+    limit: Option<GuessingLimit>,
+    clients: Mutex<HashMap<IpAddr, Window>>,
+    /// The latest end of any refusing window, in seconds: requests after it skip the lock, so
+    /// the check costs one atomic load while no client is refused.
+    refused_until: AtomicI64,
+}
+
+/// A client crossed the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Guessing {
+    pub(crate) client: IpAddr,
+    pub(crate) failures: u32,
+    pub(crate) refused: bool,
+}
+
+impl GuessingDetector {
+    pub(crate) fn new(limit: Option<GuessingLimit>) -> Self {
+        Self {
+            limit,
+            clients: Mutex::new(HashMap::new()),
+            refused_until: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Window>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one failed cookie from `ip`; says so when this one crossed the limit (once per
+    /// window).
+    pub(crate) fn record_failure(&self, ip: Option<IpAddr>, now: Timestamp) -> Option<Guessing> {
+        let (limit, client) = (self.limit?, client_of(ip?));
+        let mut clients = self.clients();
+        if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
+            clients.retain(|_, w| now < w.start + limit.window);
+            if clients.len() >= MAX_CLIENTS {
+                return None;
+            }
+        }
+        let window = clients.entry(client).or_insert(Window {
+            start: now,
+            failures: 0,
+        });
+        if now >= window.start + limit.window {
+            *window = Window {
+                start: now,
+                failures: 0,
+            };
+        }
+        window.failures = window.failures.saturating_add(1);
+        if window.failures != limit.max_failures.saturating_add(1) {
+            return None;
+        }
+        if limit.refuse {
+            let until = (window.start + limit.window).as_second();
+            self.refused_until.fetch_max(until, Ordering::AcqRel);
+        }
+        Some(Guessing {
+            client,
+            failures: window.failures,
+            refused: limit.refuse,
+        })
+    }
+
+    /// True while `ip` is over the limit and the limit refuses.
+    pub(crate) fn is_refused(&self, ip: Option<IpAddr>, now: Timestamp) -> bool {
+        let (Some(limit), Some(ip)) = (self.limit, ip) else {
+            return false;
+        };
+        if !limit.refuse || now.as_second() > self.refused_until.load(Ordering::Acquire) {
+            return false;
+        }
+        self.clients()
+            .get(&client_of(ip))
+            .is_some_and(|w| w.failures > limit.max_failures && now < w.start + limit.window)
+    }
+}
+
+/// The unit one client controls: its IPv4 address, or the /64 of its IPv6 address.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    const FIREFOX_NEWER: &str =
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    const EDGE: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0";
+    const SAFARI_IOS: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+    #[test]
+    fn families_ignore_versions_but_not_browsers() {
+        assert_eq!(user_agent_family(FIREFOX), ("Firefox", "Linux"));
+        assert_eq!(user_agent_family(FIREFOX), user_agent_family(FIREFOX_NEWER));
+        assert_eq!(user_agent_family(CHROME), ("Chrome", "Linux"));
+        assert_eq!(user_agent_family(EDGE), ("Edge", "Windows"));
+        assert_eq!(user_agent_family(SAFARI_IOS), ("Safari", "iOS"));
+        assert_eq!(user_agent_family("curl/8.5.0"), ("curl", "other"));
+        assert_eq!(user_agent_family(""), ("other", "other"));
+    }
+
+    #[test]
+    fn a_change_needs_both_sides_known() {
+        let net = Some("192.0.2.0/24");
+        assert_eq!(
+            FingerprintChange::between(Some(FIREFOX), net, Some(FIREFOX_NEWER), net),
+            None
+        );
+        assert_eq!(
+            FingerprintChange::between(Some(FIREFOX), net, Some(CHROME), Some("198.51.100.0/24")),
+            Some(FingerprintChange {
+                user_agent: true,
+                network: true
+            })
+        );
+        assert_eq!(
+            FingerprintChange::between(None, net, Some(CHROME), None),
+            None
+        );
+    }
+
+    #[test]
+    fn guessing_is_reported_once_per_window_and_refused_only_inside_it() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let detector = GuessingDetector::new(Some(
+            GuessingLimit::new(3, SignedDuration::from_secs(60)).refusing(),
+        ));
+        let ip: Option<IpAddr> = Some("192.0.2.7".parse().unwrap());
+        let other: Option<IpAddr> = Some("192.0.2.8".parse().unwrap());
+        for _ in 0..3 {
+            assert_eq!(detector.record_failure(ip, t0), None);
+        }
+        assert!(!detector.is_refused(ip, t0));
+        let crossed = detector
+            .record_failure(ip, t0)
+            .expect("fourth failure crosses");
+        assert_eq!((crossed.failures, crossed.refused), (4, true));
+        assert_eq!(detector.record_failure(ip, t0), None, "reported once");
+        assert!(detector.is_refused(ip, t0 + SignedDuration::from_secs(59)));
+        assert!(
+            !detector.is_refused(other, t0),
+            "other clients are not refused"
+        );
+        assert!(!detector.is_refused(ip, t0 + SignedDuration::from_secs(60)));
+        assert_eq!(
+            detector.record_failure(ip, t0 + SignedDuration::from_secs(61)),
+            None,
+            "a new window starts from zero"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(c));
+    }
+
+    #[test]
+    fn without_a_limit_nothing_is_counted() {
+        let detector = GuessingDetector::new(None);
+        let now = Timestamp::UNIX_EPOCH;
+        let ip = Some("192.0.2.7".parse().unwrap());
+        for _ in 0..100 {
+            assert_eq!(detector.record_failure(ip, now), None);
+        }
+        assert!(!detector.is_refused(ip, now));
+    }
+}

@@ -1,0 +1,25 @@
+//! `Cookie` header parsing: any bytes, split into any number of headers, give one answer
+//! without panicking, and only a well-formed 43-character value parses as a session ID.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sessionvault::id::SessionId;
+use sessionvault::session::{IncomingCookie, find_cookie};
+
+fuzz_target!(|data: &[u8]| {
+    // A NUL byte separates headers, so one input can be several `Cookie` headers.
+    let headers: Vec<&[u8]> = data.split(|b| *b == 0).collect();
+    match find_cookie(headers.iter().copied(), "__Host-session") {
+        IncomingCookie::One(value) => {
+            if let Some(id) = SessionId::parse(&value) {
+                assert_eq!(id.to_cookie_value(), value);
+            }
+        }
+        IncomingCookie::Absent | IncomingCookie::Duplicate => {}
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Some(id) = SessionId::parse(text) {
+            assert_eq!(id.to_cookie_value(), text);
+        }
+    }
+});
