@@ -435,3 +435,20 @@ fn a_stolen_cookie_used_elsewhere_needs_the_password_and_anomalies_are_counted()
     }
     assert!(!metrics.contains("sessionvault_anomalies_total{kind=\"fingerprint_changed\"} 0"));
 }
+
+/// ASVS 5.0 V7.4.4: every page a signed-in user sees offers signing out.
+#[test]
+fn every_signed_in_page_offers_sign_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "test");
+    b.sign_in("alice", "correct horse battery staple");
+    for path in ["/", "/account", "/devices", "/password", "/events"] {
+        let page = b.get(path);
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.body.contains("action=\"/logout\""),
+            "{path} has no sign-out form"
+        );
+    }
+}

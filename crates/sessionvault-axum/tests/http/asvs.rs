@@ -751,3 +751,56 @@ async fn id_guessing_from_one_client_is_refused_with_429_when_configured() {
     let r = app.send(from([192, 0, 2, 1], &cookie)).await;
     assert_eq!(text(r).await, "alice", "other clients are served");
 }
+
+// ---- V11.2.4 (5.0): constant-time comparison ----
+
+/// Timing cannot be measured reliably on a shared machine, so this guards the code instead:
+/// every place that compares a MAC, tag or token does it through `subtle`'s `ct_eq` or the
+/// AEAD's own check, and none through `==`. It fails when someone swaps one in.
+#[test]
+fn asvs_v5_11_2_4_macs_and_tokens_are_compared_in_constant_time() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (file, must_contain) in [
+        ("sessionvault/src/flask/mod.rs", "ct_eq(sig)"),
+        ("sessionvault-axum/src/csrf.rs", "expected.ct_eq(&given)"),
+        ("sessionvault/src/id.rs", "self.0.ct_eq(&other.0)"),
+        // Poly1305 tags are checked inside the AEAD, which compares in constant time.
+        ("sessionvault/src/sealed.rs", ".decrypt("),
+    ] {
+        let source = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(
+            source.contains(must_contain),
+            "{file}: {must_contain} is gone"
+        );
+        for line in source.lines().map(str::trim) {
+            let compares = [
+                "sig ==", "== sig", "token ==", "== token", "tag ==", "== tag", "mac ==",
+            ];
+            assert!(
+                !compares.iter().any(|c| line.contains(c)),
+                "{file}: a secret compared with ==: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn asvs_v7_1_documented_timeouts_are_the_defaults() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/SECURITY.md"),
+    )
+    .unwrap();
+    let config = SessionConfig::default();
+    assert_eq!(config.idle_timeout(), SignedDuration::from_mins(30));
+    assert_eq!(config.absolute_timeout(), SignedDuration::from_hours(12));
+    for promise in [
+        "Idle timeout: 30 minutes",
+        "Absolute lifetime: 12 hours",
+        "Concurrent sessions:",
+    ] {
+        assert!(
+            doc.contains(promise),
+            "docs/SECURITY.md no longer says {promise:?}"
+        );
+    }
+}
