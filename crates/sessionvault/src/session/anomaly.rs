@@ -55,17 +55,15 @@ pub(crate) struct FingerprintChange {
 }
 
 impl FingerprintChange {
-    /// Compares what the session recorded with what the request shows. An unknown part on
-    /// either side is not a change.
+    /// Compares the user agent the session recorded with the request's (an unknown one on
+    /// either side is not a change), given whether the network changed.
     pub(crate) fn between(
         recorded_agent: Option<&str>,
-        recorded_network: Option<&str>,
         agent: Option<&str>,
-        network: Option<&str>,
+        network: bool,
     ) -> Option<Self> {
         let user_agent = matches!((recorded_agent, agent), (Some(a), Some(b))
-            if user_agent_family(a) != user_agent_family(b));
-        let network = matches!((recorded_network, network), (Some(a), Some(b)) if a != b);
+            if a != b && user_agent_family(a) != user_agent_family(b));
         (user_agent || network).then_some(Self {
             user_agent,
             network,
@@ -226,11 +224,17 @@ impl GuessingDetector {
     }
 
     /// True while `ip` is over the limit and the limit refuses.
-    pub(crate) fn is_refused(&self, ip: Option<IpAddr>, now: Timestamp) -> bool {
+    /// `now` is only read while some client is refused: the common case costs one atomic load.
+    pub(crate) fn is_refused(&self, ip: Option<IpAddr>, now: impl FnOnce() -> Timestamp) -> bool {
         let (Some(limit), Some(ip)) = (self.limit, ip) else {
             return false;
         };
-        if !limit.refuse || now.as_second() > self.refused_until.load(Ordering::Acquire) {
+        let until = self.refused_until.load(Ordering::Acquire);
+        if !limit.refuse || until == i64::MIN {
+            return false;
+        }
+        let now = now();
+        if now.as_second() > until {
             return false;
         }
         self.clients()
@@ -274,22 +278,19 @@ mod tests {
 
     #[test]
     fn a_change_needs_both_sides_known() {
-        let net = Some("192.0.2.0/24");
         assert_eq!(
-            FingerprintChange::between(Some(FIREFOX), net, Some(FIREFOX_NEWER), net),
+            FingerprintChange::between(Some(FIREFOX), Some(FIREFOX_NEWER), false),
             None
         );
         assert_eq!(
-            FingerprintChange::between(Some(FIREFOX), net, Some(CHROME), Some("198.51.100.0/24")),
+            FingerprintChange::between(Some(FIREFOX), Some(CHROME), true),
             Some(FingerprintChange {
                 user_agent: true,
                 network: true
             })
         );
-        assert_eq!(
-            FingerprintChange::between(None, net, Some(CHROME), None),
-            None
-        );
+        assert_eq!(FingerprintChange::between(None, Some(CHROME), false), None);
+        assert_eq!(FingerprintChange::between(Some(CHROME), None, false), None);
     }
 
     #[test]
@@ -303,18 +304,18 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(detector.record_failure(ip, t0), None);
         }
-        assert!(!detector.is_refused(ip, t0));
+        assert!(!detector.is_refused(ip, || t0));
         let crossed = detector
             .record_failure(ip, t0)
             .expect("fourth failure crosses");
         assert_eq!((crossed.failures, crossed.refused), (4, true));
         assert_eq!(detector.record_failure(ip, t0), None, "reported once");
-        assert!(detector.is_refused(ip, t0 + SignedDuration::from_secs(59)));
+        assert!(detector.is_refused(ip, || t0 + SignedDuration::from_secs(59)));
         assert!(
-            !detector.is_refused(other, t0),
+            !detector.is_refused(other, || t0),
             "other clients are not refused"
         );
-        assert!(!detector.is_refused(ip, t0 + SignedDuration::from_secs(60)));
+        assert!(!detector.is_refused(ip, || t0 + SignedDuration::from_secs(60)));
         assert_eq!(
             detector.record_failure(ip, t0 + SignedDuration::from_secs(61)),
             None,
@@ -339,6 +340,6 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(detector.record_failure(ip, now), None);
         }
-        assert!(!detector.is_refused(ip, now));
+        assert!(!detector.is_refused(ip, || now));
     }
 }

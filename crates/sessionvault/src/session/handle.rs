@@ -78,6 +78,8 @@ pub(crate) struct State {
     /// The fingerprint policy asked for re-authentication: the sign-in time is dropped from
     /// the stored session at commit.
     stale_auth: bool,
+    /// When the session was loaded from the store.
+    loaded_at: Option<Timestamp>,
     /// Client modes: the cookie was sealed or signed with a fallback key; the response
     /// re-issues it under the current key, so that retiring the old key logs nobody out.
     pub(crate) reissue: bool,
@@ -143,6 +145,7 @@ impl Session {
                     destroy: false,
                     stale_auth: false,
                     reissue: false,
+                    loaded_at: None,
                     clear_stale: false,
                     issued: None,
                     via_grace: false,
@@ -458,14 +461,16 @@ impl Session {
             IncomingCookie::One(value) => {
                 let engine = &self.engine;
                 let ip = state.meta.ip;
-                if engine.guessing.is_refused(ip, engine.now()) {
+                if engine.guessing.is_refused(ip, || engine.now()) {
                     // Not consumed: every later access is refused the same way.
                     state.incoming = IncomingCookie::One(value);
                     return Err(Error::Throttled);
                 }
                 let loaded = match &engine.codec {
                     Codec::Server => {
-                        let loaded = match self.load_server(&value, ip).await {
+                        let now = engine.now();
+                        state.loaded_at = Some(now);
+                        let loaded = match self.load_server(&value, ip, now).await {
                             Ok((mut current, via_grace)) => self
                                 .check_fingerprint(state, &mut current)
                                 .await
@@ -503,7 +508,12 @@ impl Session {
     }
 
     /// Loads the session an ID names; the flag says it was reached through a renewal grace.
-    async fn load_server(&self, value: &str, ip: Option<IpAddr>) -> Result<(Current, bool), Error> {
+    async fn load_server(
+        &self,
+        value: &str,
+        ip: Option<IpAddr>,
+        now: Timestamp,
+    ) -> Result<(Current, bool), Error> {
         let engine = &self.engine;
         let Some(id) = SessionId::parse(value) else {
             engine.emit(SecurityEvent::UnknownId);
@@ -526,7 +536,6 @@ impl Session {
             engine.failed_cookie(ip);
             return Ok((Current::New, false));
         };
-        let now = engine.now();
         // Renewed moments ago: a request already in flight with the old ID is served the
         // successor until the grace period ends (one hop is enough: grace is shorter than the
         // renewal interval).
@@ -586,13 +595,14 @@ impl Session {
         if policy == FingerprintPolicy::Ignore {
             return Ok(());
         }
-        let agent = state.meta.user_agent();
-        let network = record.ip.as_ref().and(state.meta.ip_prefix());
+        let network_changed = record
+            .ip
+            .as_deref()
+            .is_some_and(|recorded| state.meta.is_outside(recorded));
         let Some(change) = FingerprintChange::between(
             record.user_agent.as_deref(),
-            record.ip.as_deref(),
-            agent.as_deref(),
-            network.as_deref(),
+            state.meta.user_agent_str(),
+            network_changed,
         ) else {
             return Ok(());
         };
@@ -741,7 +751,9 @@ impl Session {
         match &state.current {
             Some(Current::New) => true,
             Some(Current::Existing { record }) => {
-                !touch_due(record, self.engine.now(), self.engine.config.idle_timeout)
+                // The request's time as of loading: one clock read per request.
+                let now = state.loaded_at.unwrap_or_else(|| self.engine.now());
+                !touch_due(record, now, self.engine.config.idle_timeout)
             }
             None => true,
         }

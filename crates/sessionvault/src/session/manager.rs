@@ -92,23 +92,70 @@ pub struct RequestMeta {
 impl RequestMeta {
     /// The stored form of the address: the /24 of IPv4, the /48 of IPv6.
     pub(crate) fn ip_prefix(&self) -> Option<String> {
-        self.ip.map(|ip| match ip {
-            IpAddr::V4(v4) => {
-                let [a, b, c, _] = v4.octets();
-                format!("{a}.{b}.{c}.0/24")
-            }
-            IpAddr::V6(v6) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-            }
-        })
+        let mut prefix = String::new();
+        write_prefix(self.ip?, &mut prefix).ok()?;
+        Some(prefix)
+    }
+
+    /// True when the request comes from a network other than `recorded` (a stored
+    /// [`ip_prefix`](Self::ip_prefix)); false when its address is unknown. Compares on the
+    /// stack, since it runs on every loaded request.
+    pub(crate) fn is_outside(&self, recorded: &str) -> bool {
+        let Some(ip) = self.ip else {
+            return false;
+        };
+        let mut prefix = StackText::default();
+        write_prefix(ip, &mut prefix).is_ok() && prefix.as_bytes() != recorded.as_bytes()
     }
 
     /// The user agent, cut to a length that cannot bloat a record.
-    pub(crate) fn user_agent(&self) -> Option<String> {
+    pub(crate) fn user_agent_str(&self) -> Option<&str> {
         self.user_agent
-            .as_ref()
-            .map(|ua| ua.chars().take(256).collect())
+            .as_deref()
+            .map(|ua| ua.char_indices().nth(256).map_or(ua, |(end, _)| &ua[..end]))
+    }
+
+    /// [`user_agent_str`](Self::user_agent_str), owned for storing.
+    pub(crate) fn user_agent(&self) -> Option<String> {
+        self.user_agent_str().map(str::to_owned)
+    }
+}
+
+fn write_prefix(ip: IpAddr, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            write!(out, "{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            write!(out, "{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+/// Text short enough for a network prefix, without an allocation.
+#[derive(Default)]
+struct StackText {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl StackText {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -373,4 +420,41 @@ pub(crate) async fn revoke_user(
         }
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(ip: &str) -> RequestMeta {
+        RequestMeta {
+            user_agent: None,
+            ip: Some(ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"))),
+        }
+    }
+
+    #[test]
+    fn networks_are_compared_by_prefix() {
+        let v4 = meta("192.0.2.77");
+        assert_eq!(v4.ip_prefix().as_deref(), Some("192.0.2.0/24"));
+        assert!(!v4.is_outside("192.0.2.0/24"));
+        assert!(v4.is_outside("192.0.3.0/24"));
+        let v6 = meta("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        let prefix = v6.ip_prefix().unwrap_or_default();
+        assert_eq!(prefix, "ffff:ffff:ffff::/48");
+        assert!(!v6.is_outside(&prefix));
+        assert!(
+            !RequestMeta::default().is_outside("192.0.2.0/24"),
+            "unknown is no change"
+        );
+    }
+
+    #[test]
+    fn user_agents_are_cut_at_256_characters() {
+        let long = RequestMeta {
+            user_agent: Some("é".repeat(300)),
+            ip: None,
+        };
+        assert_eq!(long.user_agent_str().map(|s| s.chars().count()), Some(256));
+    }
 }
