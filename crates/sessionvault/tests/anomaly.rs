@@ -5,13 +5,12 @@
 use std::net::IpAddr;
 
 use jiff::SignedDuration;
-use sessionvault::session::IncomingCookie;
-use sessionvault::store::MemoryStore;
 use sessionvault::{
-    EndReason, Error, FingerprintPolicy, GuessingLimit, Keyring, ManualClock, RequestMeta,
-    SecurityEvent, Session, SessionConfig, SessionManager,
+    EndReason, Error, FingerprintPolicy, GuessingLimit, RequestMeta, SecurityEvent, Session,
+    SessionConfig,
 };
-use sessionvault_testkit::{Events, TestStore};
+
+use crate::support::{Harness, value_of};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const FIREFOX_UPDATED: &str =
@@ -21,45 +20,22 @@ const HOME: &str = "192.0.2.10";
 const HOME_OTHER_HOST: &str = "192.0.2.99";
 const ELSEWHERE: &str = "198.51.100.7";
 
-struct Harness {
-    manager: SessionManager,
-    store: TestStore<MemoryStore>,
-    clock: ManualClock,
-    events: Events,
-}
-
 fn harness(config: SessionConfig) -> Harness {
-    let store = TestStore::new(MemoryStore::new());
-    let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
-    let events = Events::default();
-    let manager = SessionManager::builder(Keyring::generate().unwrap())
-        .with_store(store.clone())
-        .with_clock(clock.clone())
-        .with_event_sink(events.clone())
-        .with_config(config)
-        .build()
-        .unwrap();
-    Harness {
-        manager,
-        store,
-        clock,
-        events,
-    }
+    Harness::new(config)
 }
 
 impl Harness {
-    fn request(&self, cookie: Option<&str>, agent: &str, ip: &str) -> Session {
-        let incoming = cookie.map_or(IncomingCookie::Absent, |v| IncomingCookie::One(v.into()));
+    fn request_from(&self, cookie: Option<&str>, agent: &str, ip: &str) -> Session {
         let meta = RequestMeta {
             user_agent: Some(agent.to_owned()),
             ip: Some(ip.parse().unwrap()),
         };
-        self.manager.session(incoming, meta)
+        self.request_with(cookie, meta)
     }
 
     /// Alice signs in from Firefox at home; returns her cookie.
     async fn signed_in(&self) -> String {
-        let s = self.request(None, FIREFOX, HOME);
+        let s = self.request_from(None, FIREFOX, HOME);
         s.login("alice").await.unwrap();
         value_of(&s.commit().await.unwrap().unwrap())
     }
@@ -73,11 +49,6 @@ impl Harness {
     }
 }
 
-fn value_of(set_cookie: &str) -> String {
-    let first = set_cookie.split(';').next().unwrap();
-    first.split_once('=').unwrap().1.to_owned()
-}
-
 fn policy(policy: FingerprintPolicy) -> SessionConfig {
     SessionConfig::default().with_fingerprint_policy(policy)
 }
@@ -88,13 +59,13 @@ async fn the_default_policy_logs_a_changed_fingerprint_and_keeps_the_session() {
     let cookie = h.signed_in().await;
     // A browser update and another host on the same network are not changes.
     for (agent, ip) in [(FIREFOX_UPDATED, HOME), (FIREFOX, HOME_OTHER_HOST)] {
-        let s = h.request(Some(&cookie), agent, ip);
+        let s = h.request_from(Some(&cookie), agent, ip);
         assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
         s.commit().await.unwrap();
     }
     assert_eq!(h.fingerprint_events(), vec![]);
 
-    let s = h.request(Some(&cookie), CHROME_WINDOWS, ELSEWHERE);
+    let s = h.request_from(Some(&cookie), CHROME_WINDOWS, ELSEWHERE);
     assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
     assert_eq!(s.commit().await.unwrap(), None, "nothing changes under Log");
     let events = h.fingerprint_events();
@@ -118,7 +89,7 @@ async fn the_default_policy_logs_a_changed_fingerprint_and_keeps_the_session() {
 async fn reauthenticate_keeps_the_session_but_drops_its_sign_in_time() {
     let h = harness(policy(FingerprintPolicy::Reauthenticate));
     let cookie = h.signed_in().await;
-    let s = h.request(Some(&cookie), FIREFOX, ELSEWHERE);
+    let s = h.request_from(Some(&cookie), FIREFOX, ELSEWHERE);
     assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
     assert_eq!(
         s.auth_age().await.unwrap(),
@@ -127,11 +98,11 @@ async fn reauthenticate_keeps_the_session_but_drops_its_sign_in_time() {
     );
     s.commit().await.unwrap();
     // Stored: back on the home network the sign-in is still stale, for everyone holding it.
-    let s = h.request(Some(&cookie), FIREFOX, HOME);
+    let s = h.request_from(Some(&cookie), FIREFOX, HOME);
     assert_eq!(s.auth_age().await.unwrap(), None);
     s.login("alice").await.unwrap();
     let fresh = value_of(&s.commit().await.unwrap().unwrap());
-    let s = h.request(Some(&fresh), FIREFOX, HOME);
+    let s = h.request_from(Some(&fresh), FIREFOX, HOME);
     assert_eq!(s.auth_age().await.unwrap(), Some(SignedDuration::ZERO));
 }
 
@@ -139,14 +110,14 @@ async fn reauthenticate_keeps_the_session_but_drops_its_sign_in_time() {
 async fn destroy_ends_the_session_for_everyone_holding_it() {
     let h = harness(policy(FingerprintPolicy::Destroy));
     let cookie = h.signed_in().await;
-    let s = h.request(Some(&cookie), CHROME_WINDOWS, HOME);
+    let s = h.request_from(Some(&cookie), CHROME_WINDOWS, HOME);
     assert_eq!(s.user().await.unwrap(), None, "the thief gets nothing");
     let cleared = s.commit().await.unwrap().unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert!(h.events.names().contains(&"ended"));
     // The owner's next request finds it over, reported as a replayed ended session.
     h.events.clear();
-    let s = h.request(Some(&cookie), FIREFOX, HOME);
+    let s = h.request_from(Some(&cookie), FIREFOX, HOME);
     assert_eq!(s.user().await.unwrap(), None);
     assert!(matches!(
         h.events.all().as_slice(),
@@ -161,7 +132,7 @@ async fn destroy_ends_the_session_for_everyone_holding_it() {
 async fn ignore_compares_nothing() {
     let h = harness(policy(FingerprintPolicy::Ignore));
     let cookie = h.signed_in().await;
-    let s = h.request(Some(&cookie), CHROME_WINDOWS, ELSEWHERE);
+    let s = h.request_from(Some(&cookie), CHROME_WINDOWS, ELSEWHERE);
     assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
     assert_eq!(h.fingerprint_events(), vec![]);
 }
@@ -171,7 +142,7 @@ async fn id_guessing_is_reported_once_per_window() {
     let h = harness(SessionConfig::default());
     let guess = |i: u32| format!("{i:0>43}");
     for i in 0..25 {
-        let s = h.request(Some(&guess(i)), "curl/8", ELSEWHERE);
+        let s = h.request_from(Some(&guess(i)), "curl/8", ELSEWHERE);
         assert_eq!(s.user().await.unwrap(), None);
     }
     let reports: Vec<SecurityEvent> = h
@@ -191,7 +162,7 @@ async fn id_guessing_is_reported_once_per_window() {
         "the default limit is 20 a minute, reported once"
     );
     // Reported only: the client is not refused.
-    let s = h.request(Some(&guess(99)), "curl/8", ELSEWHERE);
+    let s = h.request_from(Some(&guess(99)), "curl/8", ELSEWHERE);
     assert!(s.user().await.is_ok());
 }
 
@@ -201,12 +172,12 @@ async fn a_refusing_limit_stops_every_further_guess_from_that_client() {
     let h = harness(SessionConfig::default().with_guessing_limit(Some(limit)));
     let cookie = h.signed_in().await;
     for i in 0..6 {
-        let s = h.request(Some(&format!("guess-{i}")), "curl/8", ELSEWHERE);
+        let s = h.request_from(Some(&format!("guess-{i}")), "curl/8", ELSEWHERE);
         s.user().await.unwrap();
     }
     // Over the limit: even a real ID is not looked up, so no guess can be tested.
     let calls = h.store.calls();
-    let s = h.request(Some(&cookie), "curl/8", ELSEWHERE);
+    let s = h.request_from(Some(&cookie), "curl/8", ELSEWHERE);
     assert!(matches!(s.user().await, Err(Error::Throttled)));
     assert!(
         matches!(s.user().await, Err(Error::Throttled)),
@@ -218,10 +189,10 @@ async fn a_refusing_limit_stops_every_further_guess_from_that_client() {
         "no store lookup for a refused client"
     );
     // Others are served; the client is served again once its window is over.
-    let s = h.request(Some(&cookie), FIREFOX, HOME);
+    let s = h.request_from(Some(&cookie), FIREFOX, HOME);
     assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
     h.clock.advance(SignedDuration::from_mins(10));
-    let s = h.request(Some(&cookie), FIREFOX, ELSEWHERE);
+    let s = h.request_from(Some(&cookie), FIREFOX, ELSEWHERE);
     assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
 }
 
@@ -230,11 +201,11 @@ async fn replayed_ended_sessions_are_reported_as_possible_theft_with_their_user(
     let h = harness(SessionConfig::default());
     // Logged out.
     let cookie = h.signed_in().await;
-    let s = h.request(Some(&cookie), FIREFOX, HOME);
+    let s = h.request_from(Some(&cookie), FIREFOX, HOME);
     s.logout().await.unwrap();
     s.commit().await.unwrap();
     h.events.clear();
-    let s = h.request(Some(&cookie), FIREFOX, HOME);
+    let s = h.request_from(Some(&cookie), FIREFOX, HOME);
     assert_eq!(s.user().await.unwrap(), None);
     let events = h.events.all();
     assert!(
@@ -259,7 +230,7 @@ async fn replayed_ended_sessions_are_reported_as_possible_theft_with_their_user(
     let cookie = h.signed_in().await;
     h.clock.advance(SignedDuration::from_mins(31));
     h.events.clear();
-    let s = h.request(Some(&cookie), FIREFOX, HOME);
+    let s = h.request_from(Some(&cookie), FIREFOX, HOME);
     assert_eq!(s.user().await.unwrap(), None);
     assert!(s.commit().await.unwrap().unwrap().contains("Max-Age=0"));
     assert!(matches!(
@@ -270,7 +241,7 @@ async fn replayed_ended_sessions_are_reported_as_possible_theft_with_their_user(
         }]
     ));
     h.events.clear();
-    let s = h.request(Some(&cookie), CHROME_WINDOWS, ELSEWHERE);
+    let s = h.request_from(Some(&cookie), CHROME_WINDOWS, ELSEWHERE);
     assert_eq!(s.user().await.unwrap(), None);
     assert!(matches!(
         h.events.all().as_slice(),

@@ -3,54 +3,20 @@
 
 use std::sync::Arc;
 
+use crate::support::{Harness, value_of};
 use jiff::SignedDuration;
 use sessionvault::session::{IncomingCookie, find_cookie};
 use sessionvault::store::{MemoryStore, SessionStore};
-use sessionvault::{
-    Error, Keyring, ManualClock, RequestMeta, Session, SessionConfig, SessionManager,
-};
-use sessionvault_testkit::{Events, TestStore};
-
-struct Harness {
-    manager: SessionManager,
-    store: TestStore<MemoryStore>,
-    clock: ManualClock,
-    events: Events,
-}
+use sessionvault::{Error, Keyring, RequestMeta, Session, SessionConfig, SessionManager};
 
 fn harness() -> Harness {
-    let store = TestStore::new(MemoryStore::new());
-    let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
-    let events = Events::default();
-    let manager = SessionManager::builder(Keyring::generate().unwrap())
-        .with_store(store.clone())
-        .with_clock(clock.clone())
-        .with_event_sink(events.clone())
-        .with_config(SessionConfig::default().with_max_retries(64))
-        .build()
-        .unwrap();
-    Harness {
-        manager,
-        store,
-        clock,
-        events,
-    }
+    Harness::new(SessionConfig::default().with_max_retries(64))
 }
 
 impl Harness {
     fn request(&self, cookie: Option<&str>) -> Session {
-        let incoming = match cookie {
-            Some(v) => IncomingCookie::One(v.to_owned()),
-            None => IncomingCookie::Absent,
-        };
-        self.manager.session(incoming, RequestMeta::default())
+        self.request_with(cookie, RequestMeta::default())
     }
-}
-
-/// The cookie value out of a Set-Cookie header.
-fn value_of(set_cookie: &str) -> String {
-    let first = set_cookie.split(';').next().unwrap();
-    first.split_once('=').unwrap().1.to_owned()
 }
 
 async fn new_session(h: &Harness) -> String {

@@ -25,6 +25,8 @@ use sessionvault_axum::{Session, SessionError, SessionLayer};
 use sessionvault_testkit::{Events, TestStore};
 use tower::ServiceExt as _;
 
+use crate::support::{body, cookie_value, incr, logout, set_cookie, whoami};
+
 struct App {
     router: Router,
     manager: SessionManager,
@@ -33,27 +35,11 @@ struct App {
     events: Events,
 }
 
-async fn incr(session: Session) -> Result<String, SessionError> {
-    let n = session
-        .update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-        .await?;
-    Ok(n.to_string())
-}
-
 async fn login(session: Session, user: String) -> Result<&'static str, SessionError> {
     session
         .login(if user.is_empty() { "alice" } else { &user })
         .await?;
     Ok("ok")
-}
-
-async fn logout(session: Session) -> Result<&'static str, SessionError> {
-    session.logout().await?;
-    Ok("ok")
-}
-
-async fn whoami(session: Session) -> Result<String, SessionError> {
-    Ok(session.user().await?.unwrap_or_else(|| "anonymous".into()))
 }
 
 /// A sensitive action: allowed only within five minutes of signing in.
@@ -147,32 +133,12 @@ impl App {
     }
 
     async fn whoami(&self, cookie: &str) -> String {
-        text(self.call("GET", "/whoami", Some(cookie), "").await).await
+        body(self.call("GET", "/whoami", Some(cookie), "").await).await
     }
 
     async fn signed_in(&self, user: &str) -> String {
         cookie_value(&self.call("POST", "/login", None, user).await)
     }
-}
-
-fn set_cookie(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get(header::SET_COOKIE)
-        .map(|v| v.to_str().unwrap().to_owned())
-}
-
-fn cookie_value(response: &Response) -> String {
-    let header = set_cookie(response).expect("a Set-Cookie");
-    let pair = header.split(';').next().unwrap();
-    pair.split_once('=').unwrap().1.to_owned()
-}
-
-async fn text(response: Response) -> String {
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 fn attributes(header: &str) -> Vec<String> {
@@ -197,12 +163,12 @@ async fn asvs_v3_1_1_session_token_never_read_from_or_written_to_the_url() {
         let r = app
             .send(Request::get(&uri).body(Body::empty()).unwrap())
             .await;
-        assert_ne!(text(r).await, "alice", "{uri}");
+        assert_ne!(body(r).await, "alice", "{uri}");
     }
     let r = app.call("POST", "/login", None, "").await;
     let id = cookie_value(&r);
     assert!(r.headers().get(header::LOCATION).is_none());
-    assert!(!text(r).await.contains(&id), "the ID is in no body");
+    assert!(!body(r).await.contains(&id), "the ID is in no body");
 }
 
 #[tokio::test]
@@ -219,7 +185,7 @@ async fn asvs_v3_2_1_new_token_on_authentication() {
     );
     // The session's data moved with it.
     assert_eq!(
-        text(app.call("GET", "/incr", Some(&signed_in), "").await).await,
+        body(app.call("GET", "/incr", Some(&signed_in), "").await).await,
         "2"
     );
 }
@@ -370,7 +336,7 @@ async fn asvs_v3_3_3_and_v7_4_3_other_sessions_can_be_ended_after_a_credential_c
     let r = app
         .call("POST", "/devices/revoke-others", Some(&laptop), "")
         .await;
-    assert_eq!(text(r).await, "1");
+    assert_eq!(body(r).await, "1");
     assert_eq!(app.whoami(&phone).await, "anonymous");
     assert_eq!(
         app.whoami(&laptop).await,
@@ -387,7 +353,7 @@ async fn asvs_v3_3_4_and_v7_5_2_users_see_and_end_any_of_their_sessions() {
     let laptop = app.signed_in("alice").await;
     app.signed_in("bob").await;
     let list: Vec<serde_json::Value> =
-        serde_json::from_str(&text(app.call("GET", "/devices", Some(&laptop), "").await).await)
+        serde_json::from_str(&body(app.call("GET", "/devices", Some(&laptop), "").await).await)
             .unwrap();
     assert_eq!(list.len(), 2, "alice's two sessions, not bob's: {list:?}");
     let other = list.iter().find(|s| s["current"] == false).unwrap()["handle"]
@@ -398,7 +364,7 @@ async fn asvs_v3_3_4_and_v7_5_2_users_see_and_end_any_of_their_sessions() {
     let r = app
         .call("POST", "/devices/revoke", Some(&laptop), &other)
         .await;
-    assert_eq!(text(r).await, "true");
+    assert_eq!(body(r).await, "true");
     assert_eq!(app.whoami(&phone).await, "anonymous");
     // Bob cannot end alice's sessions with a handle he learnt.
     let bob = app.signed_in("bob").await;
@@ -406,7 +372,7 @@ async fn asvs_v3_3_4_and_v7_5_2_users_see_and_end_any_of_their_sessions() {
     let r = app
         .call("POST", "/devices/revoke", Some(&bob), &alices[0].handle)
         .await;
-    assert_eq!(text(r).await, "false");
+    assert_eq!(body(r).await, "false");
     assert_eq!(app.whoami(&laptop).await, "alice");
 }
 
@@ -485,7 +451,7 @@ async fn cookie_tossing_two_session_cookies_are_refused() {
         .header(header::COOKIE, "__Host-session=tossed")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(text(app.send(request).await).await, "anonymous");
+    assert_eq!(body(app.send(request).await).await, "anonymous");
 }
 
 // ---- V3.5 (4.0.3) and V9 (5.0): self-contained tokens ----
@@ -664,7 +630,7 @@ async fn asvs_v7_4_1_termination_blocks_further_use_even_by_requests_in_flight()
     app.call("POST", "/logout", Some(&cookie), "").await;
     // A write arriving after logout cannot bring the session back.
     let r = app.call("GET", "/incr", Some(&cookie), "").await;
-    assert_eq!(text(r).await, "1", "a fresh session, not the old count");
+    assert_eq!(body(r).await, "1", "a fresh session, not the old count");
     assert_eq!(app.whoami(&cookie).await, "anonymous");
 }
 
@@ -715,7 +681,7 @@ async fn asvs_v7_4_5_administrators_end_one_session_one_users_or_everyones() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(
-        text(after.oneshot(request).await.unwrap()).await,
+        body(after.oneshot(request).await.unwrap()).await,
         "anonymous"
     );
 }
@@ -749,7 +715,7 @@ async fn id_guessing_from_one_client_is_refused_with_429_when_configured() {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(app.events.names().contains(&"id_guessing"));
     let r = app.send(from([192, 0, 2, 1], &cookie)).await;
-    assert_eq!(text(r).await, "alice", "other clients are served");
+    assert_eq!(body(r).await, "alice", "other clients are served");
 }
 
 // ---- V11.2.4 (5.0): constant-time comparison ----

@@ -3,12 +3,14 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use axum::response::{Html, Response};
+use axum::response::Html;
 use axum::routing::get;
 use sessionvault::{Keyring, MemoryStore, SessionManager};
 use sessionvault_axum::{CsrfLayer, CsrfToken, SessionLayer};
 use sessionvault_testkit::Events;
 use tower::ServiceExt as _;
+
+use crate::support::body;
 
 async fn form(token: CsrfToken) -> Html<String> {
     Html(format!(
@@ -32,13 +34,6 @@ fn app() -> (Router, Events) {
         .layer(CsrfLayer::new())
         .layer(SessionLayer::new(manager));
     (router, events)
-}
-
-async fn body(response: Response) -> String {
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 /// Loads the form: the session cookie and the masked token on the page.

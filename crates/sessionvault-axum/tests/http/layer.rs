@@ -12,17 +12,12 @@ use sessionvault_axum::{Session, SessionError, SessionLayer};
 use sessionvault_testkit::{Events, TestStore};
 use tower::ServiceExt as _;
 
+use crate::support::{body, cookie_value, incr, logout, set_cookie, whoami};
+
 struct App {
     router: Router,
     store: TestStore<MemoryStore>,
     events: Events,
-}
-
-async fn incr(session: Session) -> Result<String, SessionError> {
-    Ok(session
-        .update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-        .await?
-        .to_string())
 }
 
 async fn set(session: Session, body: String) -> Result<&'static str, SessionError> {
@@ -34,15 +29,6 @@ async fn set(session: Session, body: String) -> Result<&'static str, SessionErro
 async fn login(session: Session) -> Result<&'static str, SessionError> {
     session.login("alice").await?;
     Ok("ok")
-}
-
-async fn logout(session: Session) -> Result<&'static str, SessionError> {
-    session.logout().await?;
-    Ok("ok")
-}
-
-async fn whoami(session: Session) -> Result<String, SessionError> {
-    Ok(session.user().await?.unwrap_or_else(|| "anonymous".into()))
 }
 
 async fn untouched() -> &'static str {
@@ -90,32 +76,6 @@ impl App {
         let request = request.body(Body::from(body.to_owned())).unwrap();
         self.router.clone().oneshot(request).await.unwrap()
     }
-}
-
-fn set_cookie(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get(header::SET_COOKIE)
-        .map(|v| v.to_str().unwrap().to_owned())
-}
-
-fn cookie_value(response: &Response) -> String {
-    let header = set_cookie(response).expect("a Set-Cookie");
-    header
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned()
-}
-
-async fn body(response: Response) -> String {
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 #[tokio::test]

@@ -9,3 +9,4 @@ mod counter;
 mod csrf;
 mod faults;
 mod layer;
+mod support;

@@ -4,7 +4,52 @@ pub(crate) mod arb;
 
 use std::path::PathBuf;
 
-use sessionvault::Keyring;
+use sessionvault::session::IncomingCookie;
+use sessionvault::{
+    Keyring, ManualClock, MemoryStore, RequestMeta, Session, SessionConfig, SessionManager,
+};
+use sessionvault_testkit::{Events, TestStore};
+
+/// A session engine on a counting memory store, a manual clock and an event recorder.
+pub(crate) struct Harness {
+    pub(crate) manager: SessionManager,
+    pub(crate) store: TestStore<MemoryStore>,
+    pub(crate) clock: ManualClock,
+    pub(crate) events: Events,
+}
+
+impl Harness {
+    pub(crate) fn new(config: SessionConfig) -> Self {
+        let store = TestStore::new(MemoryStore::new());
+        let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+        let events = Events::default();
+        let manager = SessionManager::builder(Keyring::generate().unwrap())
+            .with_store(store.clone())
+            .with_clock(clock.clone())
+            .with_event_sink(events.clone())
+            .with_config(config)
+            .build()
+            .unwrap();
+        Self {
+            manager,
+            store,
+            clock,
+            events,
+        }
+    }
+
+    /// A request carrying `cookie` (if any) from a client described by `meta`.
+    pub(crate) fn request_with(&self, cookie: Option<&str>, meta: RequestMeta) -> Session {
+        let incoming = cookie.map_or(IncomingCookie::Absent, |v| IncomingCookie::One(v.into()));
+        self.manager.session(incoming, meta)
+    }
+}
+
+/// The cookie value out of a Set-Cookie header.
+pub(crate) fn value_of(set_cookie: &str) -> String {
+    let first = set_cookie.split(';').next().unwrap();
+    first.split_once('=').unwrap().1.to_owned()
+}
 
 /// The Python with pinned Flask that `./scripts/test.sh` prepares: `SESSIONVAULT_FLASK_PYTHON`,
 /// or the workspace's `.venv`. Without one the interop tests fail loudly rather than pass
