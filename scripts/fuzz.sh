@@ -8,7 +8,8 @@
 # target for N seconds (default 10) from the committed seed corpus in fuzz/corpus/TARGET.
 # New inputs the fuzzer finds go to a scratch directory, so the committed corpus only grows
 # when someone copies them in on purpose. A crash leaves its input in fuzz/artifacts/TARGET/
-# and makes the script fail. Targets: flask_cookie sealed_cookie cookie_header tagged_json.
+# and makes the script fail. Targets: flask_cookie sealed_cookie cookie_header tagged_json
+# store_record.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=10
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(flask_cookie sealed_cookie cookie_header tagged_json)
+[ ${#targets[@]} -gt 0 ] || targets=(flask_cookie sealed_cookie cookie_header tagged_json store_record)
 
 # Its own target directory: these flags would otherwise force the workspace to rebuild.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/fuzz"
