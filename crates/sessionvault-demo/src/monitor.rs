@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
-use sessionvault::{EventSink, SecurityEvent};
+use sessionvault::{EventCounts, EventSink, SecurityEvent};
 
 const KEEP: usize = 2000;
 
@@ -19,20 +19,20 @@ struct Inner {
     recent: VecDeque<(Timestamp, &'static str, Option<StoreKey>)>,
     /// Which user each session belongs to, learned from logins and ID cycles.
     owner: HashMap<StoreKey, String>,
-    counts: HashMap<&'static str, u64>,
-    rejected: HashMap<&'static str, u64>,
-    anomalies: HashMap<&'static str, u64>,
     store_ops: u64,
     store_seconds: f64,
 }
 
 /// Watches security events and store calls. Clones share the same data.
 #[derive(Clone, Default)]
-pub(crate) struct Monitor(Arc<Mutex<Inner>>);
+pub(crate) struct Monitor {
+    inner: Arc<Mutex<Inner>>,
+    counts: EventCounts,
+}
 
 impl Monitor {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The recent events of `user`'s sessions, newest first.
@@ -54,7 +54,7 @@ impl Monitor {
     pub(crate) fn metrics(&self) -> String {
         let inner = self.lock();
         let mut out = String::new();
-        let count = |name| inner.counts.get(name).copied().unwrap_or(0);
+        let count = |name| self.counts.count(name);
         for (metric, help, event) in [
             (
                 "sessionvault_sessions_created_total",
@@ -95,7 +95,7 @@ impl Monitor {
             "csrf_rejected",
             "store_error",
         ] {
-            let n = inner.rejected.get(reason).copied().unwrap_or(0);
+            let n = count(reason);
             let _ = writeln!(
                 out,
                 "sessionvault_requests_rejected_total{{reason=\"{reason}\"}} {n}"
@@ -111,7 +111,7 @@ impl Monitor {
             "id_guessing",
             "csrf_rejected",
         ] {
-            let n = inner.anomalies.get(kind).copied().unwrap_or(0);
+            let n = count(kind);
             let _ = writeln!(out, "sessionvault_anomalies_total{{kind=\"{kind}\"}} {n}");
         }
         out.push_str("# HELP sessionvault_store_seconds Time spent in session store calls.\n");
@@ -134,24 +134,9 @@ impl Monitor {
 
 impl EventSink for Monitor {
     fn on_event(&self, event: &SecurityEvent) {
+        self.counts.on_event(event);
         let mut inner = self.lock();
         let name = event.name();
-        *inner.counts.entry(name).or_default() += 1;
-        if matches!(
-            event,
-            SecurityEvent::UnknownId
-                | SecurityEvent::TamperedCookie
-                | SecurityEvent::DuplicateCookie
-                | SecurityEvent::RevokedReuse { .. }
-                | SecurityEvent::SizeLimit { .. }
-                | SecurityEvent::CsrfRejected { .. }
-                | SecurityEvent::StoreError
-        ) {
-            *inner.rejected.entry(name).or_default() += 1;
-        }
-        if event.is_anomaly() {
-            *inner.anomalies.entry(name).or_default() += 1;
-        }
         match event {
             SecurityEvent::Login {
                 key: Some(key),

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::id::StoreKey;
 use crate::session::FingerprintPolicy;
@@ -135,6 +136,24 @@ pub enum SecurityEvent {
 }
 
 impl SecurityEvent {
+    /// Every [`name`](Self::name), for metrics that list all kinds, including those at zero.
+    pub const NAMES: [&'static str; 14] = [
+        "unknown_id",
+        "tampered_cookie",
+        "duplicate_cookie",
+        "expired",
+        "revoked_reuse",
+        "fingerprint_changed",
+        "id_guessing",
+        "created",
+        "id_cycled",
+        "login",
+        "ended",
+        "size_limit",
+        "store_error",
+        "csrf_rejected",
+    ];
+
     /// A short stable name, for metrics labels.
     pub fn name(&self) -> &'static str {
         match self {
@@ -202,8 +221,60 @@ pub trait EventSink: Send + Sync + 'static {
     fn on_event(&self, event: &SecurityEvent);
 }
 
-/// Logs an event through `tracing` and hands it to the sink.
-pub(crate) fn emit(sink: Option<&Arc<dyn EventSink>>, event: SecurityEvent) {
+/// Counts events by kind: a ready-made [`EventSink`] for metrics. Clones share the counts.
+#[derive(Clone, Default)]
+pub struct EventCounts(Arc<[AtomicU64; SecurityEvent::NAMES.len()]>);
+
+impl fmt::Debug for EventCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.snapshot()).finish()
+    }
+}
+
+impl EventCounts {
+    /// Events of the kind `name` (a [`SecurityEvent::name`]) so far; 0 for an unknown name.
+    pub fn count(&self, name: &str) -> u64 {
+        SecurityEvent::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| self.0[i].load(Ordering::Relaxed))
+    }
+
+    /// Every kind with its count, in [`SecurityEvent::NAMES`] order.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        SecurityEvent::NAMES
+            .iter()
+            .zip(self.0.iter())
+            .map(|(name, n)| (*name, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The counts in the Prometheus text format, as the counter
+    /// `sessionvault_security_events_total{event="..."}`.
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::from(
+            "# HELP sessionvault_security_events_total Security events by kind.\n\
+             # TYPE sessionvault_security_events_total counter\n",
+        );
+        for (name, n) in self.snapshot() {
+            out.push_str(&format!(
+                "sessionvault_security_events_total{{event=\"{name}\"}} {n}\n"
+            ));
+        }
+        out
+    }
+}
+
+impl EventSink for EventCounts {
+    fn on_event(&self, event: &SecurityEvent) {
+        if let Some(i) = SecurityEvent::NAMES.iter().position(|n| *n == event.name()) {
+            self.0[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Logs an event through `tracing` and hands it to every sink.
+pub(crate) fn emit(sinks: &[Arc<dyn EventSink>], event: SecurityEvent) {
     let key = event.key().map(|k| k.short()).unwrap_or_default();
     match &event {
         SecurityEvent::UnknownId
@@ -223,7 +294,7 @@ pub(crate) fn emit(sink: Option<&Arc<dyn EventSink>>, event: SecurityEvent) {
             tracing::info!(target: "sessionvault::security", event = event.name(), session = %key, "{}", describe(&event));
         }
     }
-    if let Some(sink) = sink {
+    for sink in sinks {
         sink.on_event(&event);
     }
 }
@@ -281,5 +352,42 @@ fn describe(event: &SecurityEvent) -> String {
         SecurityEvent::CsrfRejected { reason } => {
             format!("request refused by CSRF check ({reason})")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_has_a_listed_name_and_is_counted() {
+        let counts = EventCounts::default();
+        let events = [
+            SecurityEvent::UnknownId,
+            SecurityEvent::UnknownId,
+            SecurityEvent::StoreError,
+            SecurityEvent::CsrfRejected {
+                reason: "bad_token",
+            },
+            SecurityEvent::IdGuessing {
+                client: IpAddr::from([192, 0, 2, 1]),
+                failures: 21,
+                refused: false,
+            },
+        ];
+        for event in &events {
+            assert!(SecurityEvent::NAMES.contains(&event.name()));
+            counts.on_event(event);
+        }
+        assert_eq!(counts.count("unknown_id"), 2);
+        assert_eq!(counts.count("id_guessing"), 1);
+        assert_eq!(counts.count("login"), 0);
+        assert_eq!(counts.count("no_such_event"), 0);
+        let text = counts.to_prometheus();
+        assert!(text.contains("sessionvault_security_events_total{event=\"unknown_id\"} 2\n"));
+        assert!(text.contains("sessionvault_security_events_total{event=\"login\"} 0\n"));
+        let clone = counts.clone();
+        clone.on_event(&SecurityEvent::StoreError);
+        assert_eq!(counts.count("store_error"), 2, "clones share counts");
     }
 }

@@ -78,7 +78,7 @@ pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::Error;
-pub use events::{EndReason, EventSink, SecurityEvent};
+pub use events::{EndReason, EventCounts, EventSink, SecurityEvent};
 pub use keyring::{Keyring, Secret};
 pub use session::{
     CookieConfig, CookieMode, Deadlines, FingerprintPolicy, GuessingLimit, RequestMeta, Session,

@@ -252,3 +252,23 @@ async fn replayed_ended_sessions_are_reported_as_possible_theft_with_their_user(
         }]
     ));
 }
+
+#[tokio::test]
+async fn every_sink_receives_every_event() {
+    let alerts = sessionvault_testkit::Events::default();
+    let counts = sessionvault::EventCounts::default();
+    let manager = sessionvault::SessionManager::builder(sessionvault::Keyring::generate().unwrap())
+        .with_store(sessionvault::MemoryStore::new())
+        .with_event_sink(alerts.clone())
+        .with_event_sink(counts.clone())
+        .build()
+        .unwrap();
+    let meta = RequestMeta::default();
+    let s = manager.session(
+        sessionvault::session::IncomingCookie::One("forged".into()),
+        meta,
+    );
+    assert_eq!(s.user().await.unwrap(), None);
+    assert_eq!(alerts.names(), vec!["unknown_id"]);
+    assert_eq!(counts.count("unknown_id"), 1);
+}

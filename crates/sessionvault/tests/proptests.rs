@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 use sessionvault::Keyring;
 use sessionvault::flask::{FlaskCodec, decode_unverified, tagged_json};
+use sessionvault::sealed::SealedCodec;
 
 use crate::support::arb;
 
@@ -10,6 +11,10 @@ fn codec() -> FlaskCodec {
     FlaskCodec::new(
         Keyring::new("5f0e3c1f8a2b4d6e9f7a1c3b5d7e9f0a2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1f").unwrap(),
     )
+}
+
+fn sealing_keys() -> Keyring {
+    Keyring::new("8c1e5a7f3b9d2e4c6a8f0b1d3e5c7a9f2b4d6e8a0c1f3b5d7e9a2c4f6b8d0e1a").unwrap()
 }
 
 proptest! {
@@ -46,6 +51,23 @@ proptest! {
         let cookie = format!("{payload}.{ts}.{sig}");
         prop_assert!(codec().verify_at(&cookie, 1_700_000_000).is_err());
         let _ = decode_unverified(&cookie);
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_and_stays_bound(
+        plain in proptest::collection::vec(any::<u8>(), 0..2048),
+        name in "[A-Za-z_-]{1,20}",
+    ) {
+        let codec = SealedCodec::new(&sealing_keys());
+        let sealed = codec.seal(&name, &plain).unwrap();
+        prop_assert_eq!(codec.open(&name, &sealed).unwrap(), (plain, 0));
+        let other_name = format!("{name}x");
+        prop_assert!(codec.open(&other_name, &sealed).is_err());
+    }
+
+    #[test]
+    fn no_arbitrary_value_opens_as_a_sealed_cookie(value in "[A-Za-z0-9_-]{0,400}") {
+        prop_assert!(SealedCodec::new(&sealing_keys()).open("__Host-session", &value).is_err());
     }
 
     #[test]

@@ -53,14 +53,14 @@ pub(crate) struct Engine {
     pub(crate) hasher: IdHasher,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: SessionConfig,
-    pub(crate) events: Option<Arc<dyn EventSink>>,
+    pub(crate) events: Vec<Arc<dyn EventSink>>,
     pub(crate) codec: Codec,
     pub(crate) guessing: GuessingDetector,
 }
 
 impl Engine {
     pub(crate) fn emit(&self, event: SecurityEvent) {
-        emit(self.events.as_ref(), event);
+        emit(&self.events, event);
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -212,7 +212,7 @@ pub struct SessionManagerBuilder {
     mode: CookieMode,
     clock: Arc<dyn Clock>,
     config: SessionConfig,
-    events: Option<Arc<dyn EventSink>>,
+    events: Vec<Arc<dyn EventSink>>,
 }
 
 impl SessionManagerBuilder {
@@ -246,9 +246,10 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// Receives every security event (after it is logged).
+    /// Adds a receiver of every security event (after it is logged). Call it once per sink:
+    /// an alerting hook, [`EventCounts`](crate::events::EventCounts) for metrics, and so on.
     pub fn with_event_sink(mut self, sink: impl EventSink) -> Self {
-        self.events = Some(Arc::new(sink));
+        self.events.push(Arc::new(sink));
         self
     }
 
@@ -297,7 +298,7 @@ impl SessionManager {
             mode: CookieMode::Server,
             clock: Arc::new(SystemClock),
             config: SessionConfig::default(),
-            events: None,
+            events: Vec::new(),
         }
     }
 
