@@ -149,6 +149,10 @@ impl GuessingLimit {
 /// past this; clients whose window has ended make room first.
 const MAX_CLIENTS: usize = 65_536;
 
+/// A full table is swept for ended windows at most this often, so that a flood of new clients
+/// cannot make every failure pay for a scan of the whole table.
+const SWEEP_EVERY: SignedDuration = SignedDuration::from_secs(1);
+
 /// One client's failures in its current window.
 #[derive(Clone, Copy, Debug)]
 struct Window {
@@ -156,11 +160,18 @@ struct Window {
     failures: u32,
 }
 
+/// The tracked clients, and when a full table was last swept.
+#[derive(Debug, Default)]
+struct Clients {
+    windows: HashMap<IpAddr, Window>,
+    last_sweep: Option<Timestamp>,
+}
+
 /// Counts failed session cookies per client.
 #[derive(Debug)]
 pub(crate) struct GuessingDetector {
     limit: Option<GuessingLimit>,
-    clients: Mutex<HashMap<IpAddr, Window>>,
+    clients: Mutex<Clients>,
     /// The latest end of any refusing window, in seconds: requests after it skip the lock, so
     /// the check costs one atomic load while no client is refused.
     refused_until: AtomicI64,
@@ -178,12 +189,12 @@ impl GuessingDetector {
     pub(crate) fn new(limit: Option<GuessingLimit>) -> Self {
         Self {
             limit,
-            clients: Mutex::new(HashMap::new()),
+            clients: Mutex::new(Clients::default()),
             refused_until: AtomicI64::new(i64::MIN),
         }
     }
 
-    fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Window>> {
+    fn clients(&self) -> std::sync::MutexGuard<'_, Clients> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -191,14 +202,22 @@ impl GuessingDetector {
     /// window).
     pub(crate) fn record_failure(&self, ip: Option<IpAddr>, now: Timestamp) -> Option<Guessing> {
         let (limit, client) = (self.limit?, client_of(ip?));
-        let mut clients = self.clients();
-        if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
-            clients.retain(|_, w| now < w.start + limit.window);
-            if clients.len() >= MAX_CLIENTS {
+        let mut guard = self.clients();
+        let Clients {
+            windows,
+            last_sweep,
+        } = &mut *guard;
+        if windows.len() >= MAX_CLIENTS && !windows.contains_key(&client) {
+            if last_sweep.is_none_or(|at| now >= at + SWEEP_EVERY) {
+                windows.retain(|_, w| now < w.start + limit.window);
+                *last_sweep = Some(now);
+            }
+            if windows.len() >= MAX_CLIENTS {
+                // Full of clients inside their windows: this one goes uncounted for now.
                 return None;
             }
         }
-        let window = clients.entry(client).or_insert(Window {
+        let window = windows.entry(client).or_insert(Window {
             start: now,
             failures: 0,
         });
@@ -238,6 +257,7 @@ impl GuessingDetector {
             return false;
         }
         self.clients()
+            .windows
             .get(&client_of(ip))
             .is_some_and(|w| w.failures > limit.max_failures && now < w.start + limit.window)
     }
@@ -321,6 +341,37 @@ mod tests {
             None,
             "a new window starts from zero"
         );
+    }
+
+    #[test]
+    fn a_flood_of_clients_is_bounded_and_cannot_force_a_sweep_per_failure() {
+        let t0 = Timestamp::UNIX_EPOCH;
+        let detector =
+            GuessingDetector::new(Some(GuessingLimit::new(1, SignedDuration::from_mins(1))));
+        let flood = |i: u32, at| {
+            let ip = IpAddr::V6(std::net::Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                (i >> 16) as u16,
+                i as u16,
+                0,
+                0,
+                0,
+                1,
+            ));
+            detector.record_failure(Some(ip), at);
+        };
+        for i in 0..MAX_CLIENTS as u32 + 10 {
+            flood(i, t0);
+        }
+        assert_eq!(detector.clients().windows.len(), MAX_CLIENTS);
+        // Within the sweep interval, newcomers are not counted and nothing is scanned again.
+        let swept = detector.clients().last_sweep;
+        flood(u32::MAX, t0 + SignedDuration::from_millis(500));
+        assert_eq!(detector.clients().last_sweep, swept);
+        // Once the windows have ended, one sweep makes room.
+        flood(u32::MAX - 1, t0 + SignedDuration::from_mins(2));
+        assert_eq!(detector.clients().windows.len(), 1);
     }
 
     #[test]
