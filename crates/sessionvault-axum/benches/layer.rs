@@ -2,8 +2,11 @@
 //! under `SessionLayer` (`/lazy`, never touching the session); and handlers that read and
 //! increment a session in the memory store.
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
 use axum::routing::get;
 use criterion::{Criterion, criterion_main};
@@ -44,7 +47,13 @@ fn bench(c: &mut Criterion) {
     let cookie = rt.block_on(async {
         let r = app
             .clone()
-            .oneshot(Request::get("/incr").body(Body::empty()).expect("request"))
+            .oneshot({
+                let mut request = Request::get("/incr").body(Body::empty()).expect("request");
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+                request
+            })
             .await
             .expect("response");
         let header = r.headers()[header::SET_COOKIE]
@@ -53,14 +62,17 @@ fn bench(c: &mut Criterion) {
             .to_owned();
         header.split(';').next().expect("pair").to_owned()
     });
+    let client = SocketAddr::from(([127, 0, 0, 1], 40_000));
     for path in ["/bare", "/lazy", "/read", "/incr"] {
         c.bench_function(&format!("layer{path}"), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let request = Request::get(path)
+                    let mut request = Request::get(path)
                         .header(header::COOKIE, &cookie)
                         .body(Body::empty())
                         .expect("request");
+                    // As a server made with `into_make_service_with_connect_info` passes it.
+                    request.extensions_mut().insert(ConnectInfo(client));
                     app.clone().oneshot(request).await.expect("response")
                 })
             });
