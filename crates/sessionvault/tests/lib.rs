@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod anomaly;
+mod client_revocation;
 mod flask_interop;
 mod flask_vectors;
 mod memory_store;

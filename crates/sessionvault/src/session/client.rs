@@ -1,6 +1,6 @@
-//! Sessions held in the cookie itself (sealed or Flask format): no store, so no revocation
-//! before expiry, but the same API and the same expiry rules, enforced from deadlines carried
-//! inside the authenticated cookie.
+//! Sessions held in the cookie itself (sealed or Flask format): the same API and the same
+//! expiry rules, enforced from deadlines carried inside the authenticated cookie. Revocation
+//! before expiry needs a store, which then keeps a denylist (see [`super::revocation`]).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -12,10 +12,11 @@ use super::handle::{
     Change, CookieAction, Current, State, Update, apply, idle_deadline, touch_due,
 };
 use super::manager::{Codec, Engine};
+use super::revocation;
 use crate::Error;
 use crate::events::{EndReason, SecurityEvent};
 use crate::flask::Value;
-use crate::id::StoreKey;
+use crate::id::{SessionId, StoreKey};
 use crate::store::{Record, RecordState};
 
 /// The key Flask-mode cookies keep sessionvault's own fields under; a Flask app sharing the
@@ -31,6 +32,13 @@ struct Meta {
     last_seen: Timestamp,
     idle: Timestamp,
     absolute: Timestamp,
+    /// A random ID naming the session on the denylist (with revocation on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    /// When this cookie's session identity was issued (sign-in, or a sign-out-everywhere that
+    /// kept it), compared with the user's not-before time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued: Option<Timestamp>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -52,7 +60,7 @@ fn record_from(meta: Meta, data: BTreeMap<String, serde_json::Value>) -> Record 
         user: meta.user,
         auth_time: meta.auth_time,
         created: meta.created,
-        id_issued: meta.created,
+        id_issued: meta.issued.unwrap_or(meta.created),
         last_seen: meta.last_seen,
         idle_deadline: meta.idle,
         absolute_deadline: meta.absolute,
@@ -62,10 +70,31 @@ fn record_from(meta: Meta, data: BTreeMap<String, serde_json::Value>) -> Record 
     }
 }
 
-/// Opens the cookie: a session when it verifies and has not expired, otherwise a fresh one (and
-/// an event). The flag says it was opened with a fallback key, so the response must re-issue it
-/// under the current one.
-pub(crate) fn load(engine: &Engine, value: &str, ip: Option<IpAddr>) -> (Current, bool) {
+/// A cookie as the request's session.
+pub(crate) struct Loaded {
+    pub(crate) current: Current,
+    /// Opened with a fallback key: the response re-issues it under the current one.
+    pub(crate) reissue: bool,
+    /// The session's denylist ID, when it has one.
+    pub(crate) sid: Option<String>,
+}
+
+/// Opens the cookie: a session when it verifies, has not expired and is not on the denylist;
+/// otherwise a fresh one (and an event).
+///
+/// # Errors
+///
+/// [`Error::Store`] when the denylist cannot be read: failing closed, as server mode does.
+pub(crate) async fn load(
+    engine: &Engine,
+    value: &str,
+    ip: Option<IpAddr>,
+) -> Result<Loaded, Error> {
+    let fresh = Loaded {
+        current: Current::New,
+        reissue: false,
+        sid: None,
+    };
     let name = &engine.config.cookie.name;
     let decoded = match &engine.codec {
         Codec::Sealed(codec) => codec.open(name, value).ok().and_then(|(plain, key)| {
@@ -82,24 +111,41 @@ pub(crate) fn load(engine: &Engine, value: &str, ip: Option<IpAddr>) -> (Current
             }),
         Codec::Server => None,
     };
-    let Some((meta, data, key_index)) = decoded else {
+    let Some((mut meta, data, key_index)) = decoded else {
         engine.emit(SecurityEvent::TamperedCookie);
         engine.failed_cookie(ip);
-        return (Current::New, false);
+        return Ok(fresh);
     };
+    let sid = meta.sid.take();
     let record = record_from(meta, data);
-    match record.end_reason_at(engine.now()) {
-        None => (
-            Current::Existing {
-                record: Box::new(record),
-            },
-            key_index > 0,
-        ),
-        Some(reason) => {
-            engine.emit(SecurityEvent::Expired { key: None, reason });
-            (Current::New, false)
-        }
+    if let Some(reason) = record.end_reason_at(engine.now()) {
+        engine.emit(SecurityEvent::Expired { key: None, reason });
+        return Ok(fresh);
     }
+    if let Some(marks) = &engine.revocation
+        && let Some((key, reason)) = revocation::refused(
+            engine,
+            marks,
+            sid.as_deref(),
+            record.user.as_deref(),
+            record.id_issued,
+        )
+        .await?
+    {
+        engine.emit(SecurityEvent::RevokedReuse {
+            key,
+            reason,
+            user: record.user,
+        });
+        return Ok(fresh);
+    }
+    Ok(Loaded {
+        current: Current::Existing {
+            record: Box::new(record),
+        },
+        reissue: key_index > 0,
+        sid,
+    })
 }
 
 fn from_flask(
@@ -123,6 +169,8 @@ fn from_flask(
                 last_seen: now,
                 idle: idle_deadline(now, engine.config.idle_timeout, absolute),
                 absolute,
+                sid: None,
+                issued: None,
             }
         }
     };
@@ -149,11 +197,27 @@ pub(crate) fn write_in_memory(
     Ok(Some(value))
 }
 
+/// A fresh denylist ID, when revocation is on.
+fn new_sid(engine: &Engine) -> Result<Option<String>, Error> {
+    match engine.revocation {
+        Some(_) => Ok(Some(
+            SessionId::generate()
+                .map_err(|_| Error::Random)?
+                .to_cookie_value(),
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Writes the cookie when something changed or the idle deadline needs moving.
-pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction, Error> {
+pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction, Error> {
     let now = engine.now();
     if state.destroy {
-        if matches!(state.current, Some(Current::Existing { .. })) {
+        if let Some(Current::Existing { record }) = &state.current {
+            if let (Some(marks), Some(sid)) = (&engine.revocation, &state.client_sid) {
+                let until = record.absolute_deadline;
+                revocation::end_session(engine, marks, sid, EndReason::Logout, until).await?;
+            }
             engine.emit(SecurityEvent::Ended {
                 key: None,
                 reason: EndReason::Logout,
@@ -162,9 +226,13 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
         return Ok(CookieAction::Clear);
     }
     let idle = engine.config.idle_timeout;
+    let existed = matches!(state.current, Some(Current::Existing { .. }));
     let mut record = match state.current.take() {
         Some(Current::Existing { record, .. }) => {
-            let dirty = !state.changes.is_empty() || state.login.is_some() || state.reissue;
+            let dirty = !state.changes.is_empty()
+                || state.login.is_some()
+                || state.reissue
+                || state.bump_issued;
             if !dirty && !touch_due(&record, now, idle) {
                 state.current = Some(Current::Existing { record });
                 return Ok(CookieAction::Keep);
@@ -177,6 +245,7 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
                 return Ok(CookieAction::Keep);
             }
             engine.emit(SecurityEvent::Created { key: None });
+            state.client_sid = new_sid(engine)?;
             let absolute = now + engine.config.absolute_timeout;
             record_from(
                 Meta {
@@ -186,6 +255,8 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
                     last_seen: now,
                     idle: idle_deadline(now, idle, absolute),
                     absolute,
+                    sid: None,
+                    issued: Some(now),
                 },
                 BTreeMap::new(),
             )
@@ -194,6 +265,12 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
     apply(&state.changes, &mut record.data);
     state.changes.clear();
     if let Some(user) = state.login.take() {
+        // Sign-in gives the session a new identity; the one it had is refused from now on.
+        if let (Some(marks), Some(old), true) = (&engine.revocation, &state.client_sid, existed) {
+            let until = record.absolute_deadline;
+            revocation::end_session(engine, marks, old, EndReason::Cycled, until).await?;
+        }
+        state.client_sid = new_sid(engine)?;
         engine.emit(SecurityEvent::Login {
             key: None,
             user: user.clone(),
@@ -201,7 +278,11 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
         record.user = Some(user);
         record.auth_time = Some(now);
         record.created = now;
+        record.id_issued = now;
         record.absolute_deadline = now + engine.config.absolute_timeout;
+    }
+    if std::mem::take(&mut state.bump_issued) {
+        record.id_issued = now;
     }
     record.last_seen = now;
     record.idle_deadline = idle_deadline(now, idle, record.absolute_deadline);
@@ -212,6 +293,8 @@ pub(crate) fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction,
         last_seen: record.last_seen,
         idle: record.idle_deadline,
         absolute: record.absolute_deadline,
+        sid: state.client_sid.clone(),
+        issued: Some(record.id_issued),
     };
     let value = match &engine.codec {
         Codec::Sealed(codec) => {

@@ -80,6 +80,11 @@ pub(crate) struct State {
     stale_auth: bool,
     /// When the session was loaded from the store.
     loaded_at: Option<Timestamp>,
+    /// Client modes: the session's denylist ID.
+    pub(crate) client_sid: Option<String>,
+    /// Client modes: re-issue the cookie as of now, so that a sign-out-everywhere just filed
+    /// spares it.
+    pub(crate) bump_issued: bool,
     /// Client modes: the cookie was sealed or signed with a fallback key; the response
     /// re-issues it under the current key, so that retiring the old key logs nobody out.
     pub(crate) reissue: bool,
@@ -146,6 +151,8 @@ impl Session {
                     stale_auth: false,
                     reissue: false,
                     loaded_at: None,
+                    client_sid: None,
+                    bump_issued: false,
                     clear_stale: false,
                     issued: None,
                     via_grace: false,
@@ -427,12 +434,39 @@ impl Session {
     ///
     /// [`Error::Store`] when the store fails.
     pub async fn revoke_others(&self) -> Result<u64, Error> {
+        if !matches!(self.engine.codec, Codec::Server) {
+            return self.revoke_other_cookies().await;
+        }
         match self.user_and_key().await? {
             (Some(user), key) => revoke_user(&self.engine, &user, key.as_ref())
                 .await
                 .map_err(|e| self.report(e)),
             (None, _) => Ok(0),
         }
+    }
+
+    /// Client modes: files a not-before time for the user and re-issues this session's cookie
+    /// past it. Cookie sessions cannot be counted, so the answer is 0.
+    async fn revoke_other_cookies(&self) -> Result<u64, Error> {
+        let Some(marks) = &self.engine.revocation else {
+            return Err(Error::Unrepresentable(
+                "cookie sessions can only be revoked when the manager has a store",
+            ));
+        };
+        let mut state = self.shared.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        let user = match &state.current {
+            Some(Current::Existing { record }) if !state.destroy => record.user.clone(),
+            _ => None,
+        };
+        let Some(user) = user else {
+            return Ok(0);
+        };
+        super::revocation::end_user(&self.engine, marks, &user)
+            .await
+            .map_err(|e| self.report(e))?;
+        state.bump_issued = true;
+        Ok(0)
     }
 
     async fn user_and_key(&self) -> Result<(Option<String>, Option<crate::id::StoreKey>), Error> {
@@ -491,9 +525,17 @@ impl Session {
                         }
                     }
                     Codec::Sealed(_) | Codec::Flask(_) => {
-                        let (current, reissue) = client::load(engine, &value, ip);
-                        state.reissue = reissue;
-                        current
+                        match client::load(engine, &value, ip).await {
+                            Ok(loaded) => {
+                                state.reissue = loaded.reissue;
+                                state.client_sid = loaded.sid;
+                                loaded.current
+                            }
+                            Err(error) => {
+                                state.incoming = IncomingCookie::One(value);
+                                return Err(self.report(error));
+                            }
+                        }
                     }
                 };
                 if matches!(loaded, Current::New) {
@@ -711,7 +753,9 @@ impl Session {
                     .await
                     .map_err(|e| self.report(e))?,
             },
-            Codec::Sealed(_) | Codec::Flask(_) => client::commit(&self.engine, &mut state)?,
+            Codec::Sealed(_) | Codec::Flask(_) => client::commit(&self.engine, &mut state)
+                .await
+                .map_err(|e| self.report(e))?,
         };
         let cookie = &self.engine.config.cookie;
         Ok(match action {

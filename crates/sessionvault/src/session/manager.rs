@@ -22,12 +22,14 @@ use crate::{Error, Keyring};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CookieMode {
     /// The cookie holds a random ID; the session lives in the store (the default, and the only
-    /// mode that can revoke a session before it expires).
+    /// mode with a devices list).
     Server,
-    /// The cookie holds the whole session, encrypted (XChaCha20-Poly1305). No store.
+    /// The cookie holds the whole session, encrypted (XChaCha20-Poly1305). No session store;
+    /// given one, it keeps a denylist so that logout is final.
     Sealed,
     /// The cookie is a Flask session cookie, signed but readable, to share sessions with a
-    /// Flask application using the same secret key. No store.
+    /// Flask application using the same secret key. Given a store, it keeps a denylist as in
+    /// [`CookieMode::Sealed`].
     Flask,
 }
 
@@ -56,6 +58,8 @@ pub(crate) struct Engine {
     pub(crate) events: Vec<Arc<dyn EventSink>>,
     pub(crate) codec: Codec,
     pub(crate) guessing: GuessingDetector,
+    /// Client modes given a store: the keys of the denylist (see [`super::revocation`]).
+    pub(crate) revocation: Option<IdHasher>,
 }
 
 impl Engine {
@@ -216,7 +220,9 @@ pub struct SessionManagerBuilder {
 }
 
 impl SessionManagerBuilder {
-    /// Server-side sessions in `store` (the default mode).
+    /// Server-side sessions in `store` (the default mode). In the cookie modes the store keeps
+    /// the denylist instead, so that logout and sign-out-everywhere take effect before cookies
+    /// expire, at the cost of a store read per request that loads a session.
     pub fn with_store(mut self, store: impl SessionStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -267,6 +273,8 @@ impl SessionManagerBuilder {
                     .with_max_age(Some(self.config.absolute_timeout.as_secs().max(0) as u64)),
             ),
         };
+        let revocation = (self.mode != CookieMode::Server && self.store.is_some())
+            .then(|| IdHasher::for_purpose(&self.keyring, super::revocation::PURPOSE));
         let store: Arc<dyn SessionStore> = match (self.mode, self.store) {
             (_, Some(store)) => store,
             (CookieMode::Server, None) => {
@@ -281,6 +289,7 @@ impl SessionManagerBuilder {
                 hasher: IdHasher::new(&self.keyring),
                 clock: self.clock,
                 guessing: GuessingDetector::new(self.config.guessing),
+                revocation,
                 config: self.config,
                 events: self.events,
                 codec,
@@ -346,14 +355,28 @@ impl SessionManager {
 
     /// Ends every session of `user` except the one with handle `except`; returns how many.
     ///
+    /// In the cookie modes, with a store, every cookie session of `user` issued before now is
+    /// refused from now on (`except` cannot apply: cookie sessions have no handles) and the
+    /// answer is 0, since they cannot be counted.
+    ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the store fails.
+    /// [`Error::Store`] when the store fails; [`Error::Unrepresentable`] in a cookie mode
+    /// without a store, where a signed cookie cannot be taken back.
     pub async fn revoke_all_for_user(
         &self,
         user: &str,
         except: Option<&str>,
     ) -> Result<u64, Error> {
+        if self.mode() != CookieMode::Server {
+            let Some(marks) = &self.engine.revocation else {
+                return Err(Error::Unrepresentable(
+                    "cookie sessions can only be revoked when the manager has a store",
+                ));
+            };
+            super::revocation::end_user(&self.engine, marks, user).await?;
+            return Ok(0);
+        }
         let except = except.and_then(StoreKey::from_hex);
         revoke_user(&self.engine, user, except.as_ref()).await
     }

@@ -6,6 +6,7 @@ mod config;
 mod cookie;
 mod handle;
 mod manager;
+mod revocation;
 
 pub use anomaly::{FingerprintPolicy, GuessingLimit, user_agent_family};
 pub use config::SessionConfig;

@@ -1,0 +1,181 @@
+//! Revocation of cookie-held sessions (sealed and Flask modes) through a store-kept denylist:
+//! logout is final, sign-in retires the anonymous cookie, sign-out-everywhere reaches every
+//! cookie of the user, and a denylist that cannot be read fails the request closed.
+
+use jiff::SignedDuration;
+use sessionvault::session::IncomingCookie;
+use sessionvault::{
+    CookieMode, EndReason, Error, Keyring, ManualClock, MemoryStore, RequestMeta, SecurityEvent,
+    Session, SessionConfig, SessionManager,
+};
+use sessionvault_testkit::{Events, TestStore};
+
+use crate::support::value_of;
+
+struct Cookies {
+    manager: SessionManager,
+    store: TestStore<MemoryStore>,
+    clock: ManualClock,
+    events: Events,
+}
+
+fn cookies(mode: CookieMode) -> Cookies {
+    let store = TestStore::new(MemoryStore::new());
+    let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+    let events = Events::default();
+    let manager = SessionManager::builder(Keyring::generate().unwrap())
+        .with_mode(mode)
+        .with_store(store.clone())
+        .with_clock(clock.clone())
+        .with_event_sink(events.clone())
+        .with_config(SessionConfig::default())
+        .build()
+        .unwrap();
+    Cookies {
+        manager,
+        store,
+        clock,
+        events,
+    }
+}
+
+impl Cookies {
+    fn request(&self, cookie: Option<&str>) -> Session {
+        let incoming = cookie.map_or(IncomingCookie::Absent, |v| IncomingCookie::One(v.into()));
+        self.manager.session(incoming, RequestMeta::default())
+    }
+
+    async fn sign_in(&self, user: &str) -> String {
+        let s = self.request(None);
+        s.login(user).await.unwrap();
+        value_of(&s.commit().await.unwrap().unwrap())
+    }
+
+    async fn user(&self, cookie: &str) -> Option<String> {
+        self.request(Some(cookie)).user().await.unwrap()
+    }
+}
+
+const MODES: [CookieMode; 2] = [CookieMode::Sealed, CookieMode::Flask];
+
+#[tokio::test]
+async fn logout_is_final_for_cookie_sessions_with_a_store() {
+    for mode in MODES {
+        let c = cookies(mode);
+        let cookie = c.sign_in("alice").await;
+        assert_eq!(c.user(&cookie).await.as_deref(), Some("alice"));
+        let s = c.request(Some(&cookie));
+        s.logout().await.unwrap();
+        assert!(s.commit().await.unwrap().unwrap().contains("Max-Age=0"));
+        c.events.clear();
+        assert_eq!(c.user(&cookie).await, None, "{mode:?}: replay after logout");
+        let events = c.events.all();
+        assert!(
+            matches!(
+                events.as_slice(),
+                [SecurityEvent::RevokedReuse {
+                    reason: EndReason::Logout,
+                    user: Some(_),
+                    ..
+                }]
+            ),
+            "{mode:?}: {events:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sign_in_retires_the_anonymous_cookie() {
+    for mode in MODES {
+        let c = cookies(mode);
+        let s = c.request(None);
+        s.insert("cart", 3).await.unwrap();
+        let anonymous = value_of(&s.commit().await.unwrap().unwrap());
+        let s = c.request(Some(&anonymous));
+        s.login("alice").await.unwrap();
+        let signed_in = value_of(&s.commit().await.unwrap().unwrap());
+        assert_eq!(c.user(&signed_in).await.as_deref(), Some("alice"));
+        let old = c.request(Some(&anonymous));
+        assert_eq!(old.get::<i64>("cart").await.unwrap(), None, "{mode:?}");
+    }
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_reaches_every_cookie_of_the_user() {
+    for mode in MODES {
+        let c = cookies(mode);
+        let phone = c.sign_in("alice").await;
+        let laptop = c.sign_in("alice").await;
+        let bob = c.sign_in("bob").await;
+        c.clock.advance(SignedDuration::from_secs(1));
+
+        // From the laptop: the others end, the laptop's cookie is re-issued past the cut-off.
+        let s = c.request(Some(&laptop));
+        assert_eq!(
+            s.revoke_others().await.unwrap(),
+            0,
+            "cookies cannot be counted"
+        );
+        let laptop = value_of(&s.commit().await.unwrap().expect("re-issued"));
+        c.clock.advance(SignedDuration::from_secs(1));
+        assert_eq!(c.user(&laptop).await.as_deref(), Some("alice"), "{mode:?}");
+        assert_eq!(c.user(&phone).await, None, "{mode:?}");
+        assert_eq!(c.user(&bob).await.as_deref(), Some("bob"));
+
+        // An administrator disabling bob's account.
+        c.manager.revoke_all_for_user("bob", None).await.unwrap();
+        assert_eq!(c.user(&bob).await, None, "{mode:?}");
+        // A new sign-in afterwards works.
+        c.clock.advance(SignedDuration::from_secs(1));
+        let again = c.sign_in("bob").await;
+        assert_eq!(c.user(&again).await.as_deref(), Some("bob"));
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_denylist_fails_the_request_closed() {
+    for mode in MODES {
+        let c = cookies(mode);
+        let cookie = c.sign_in("alice").await;
+        c.store.set_down(true);
+        let s = c.request(Some(&cookie));
+        assert!(matches!(s.user().await, Err(Error::Store(_))), "{mode:?}");
+        assert!(
+            matches!(s.user().await, Err(Error::Store(_))),
+            "still, on retry"
+        );
+        c.store.set_down(false);
+        assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
+    }
+}
+
+#[tokio::test]
+async fn without_a_store_cookie_sessions_cannot_be_revoked_and_say_so() {
+    for mode in MODES {
+        let manager = SessionManager::builder(Keyring::generate().unwrap())
+            .with_mode(mode)
+            .build()
+            .unwrap();
+        let s = manager.session(IncomingCookie::Absent, RequestMeta::default());
+        s.login("alice").await.unwrap();
+        let cookie = value_of(&s.commit().await.unwrap().unwrap());
+        let s = manager.session(IncomingCookie::One(cookie.clone()), RequestMeta::default());
+        s.logout().await.unwrap();
+        s.commit().await.unwrap();
+        // The documented limit of a self-contained token: valid until it expires.
+        let s = manager.session(IncomingCookie::One(cookie.clone()), RequestMeta::default());
+        assert_eq!(
+            s.user().await.unwrap().as_deref(),
+            Some("alice"),
+            "{mode:?}"
+        );
+        assert!(matches!(
+            manager.revoke_all_for_user("alice", None).await,
+            Err(Error::Unrepresentable(_))
+        ));
+        assert!(matches!(
+            s.revoke_others().await,
+            Err(Error::Unrepresentable(_))
+        ));
+    }
+}
