@@ -635,6 +635,18 @@ async fn asvs_v7_4_1_termination_blocks_further_use_even_by_requests_in_flight()
 }
 
 #[tokio::test]
+async fn asvs_v7_4_1_cookie_sessions_are_final_at_logout_given_a_denylist_store() {
+    for mode in [CookieMode::Sealed, CookieMode::Flask] {
+        let app = app_with(mode, Keyring::generate().unwrap(), SessionConfig::default());
+        let cookie = app.signed_in("alice").await;
+        let r = app.call("POST", "/logout", Some(&cookie), "").await;
+        assert!(set_cookie(&r).unwrap().contains("Max-Age=0"));
+        assert_eq!(app.whoami(&cookie).await, "anonymous", "{mode:?}");
+        assert!(app.events.names().contains(&"revoked_reuse"));
+    }
+}
+
+#[tokio::test]
 async fn asvs_v7_4_2_disabling_an_account_ends_all_its_sessions() {
     let app = app();
     let a = app.signed_in("mallory").await;
@@ -650,6 +662,19 @@ async fn asvs_v7_4_2_disabling_an_account_ends_all_its_sessions() {
     assert_eq!(app.whoami(&a).await, "anonymous");
     assert_eq!(app.whoami(&b).await, "anonymous");
     assert_eq!(app.whoami(&other).await, "alice");
+    // Cookie sessions too, through the denylist's not-before time.
+    for mode in [CookieMode::Sealed, CookieMode::Flask] {
+        let app = app_with(mode, Keyring::generate().unwrap(), SessionConfig::default());
+        let a = app.signed_in("mallory").await;
+        let other = app.signed_in("alice").await;
+        app.clock.advance(SignedDuration::from_secs(1));
+        app.manager
+            .revoke_all_for_user("mallory", None)
+            .await
+            .unwrap();
+        assert_eq!(app.whoami(&a).await, "anonymous", "{mode:?}");
+        assert_eq!(app.whoami(&other).await, "alice", "{mode:?}");
+    }
 }
 
 #[tokio::test]
