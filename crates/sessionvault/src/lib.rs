@@ -32,7 +32,11 @@
 //! - [`flask`]: Flask's session cookie format (itsdangerous, tagged JSON, zlib) implemented to
 //!   the byte, so a Rust service and a Flask application can read and write each other's
 //!   sessions. [`sealed`]: encrypted cookies for apps without a store.
-//! - [`events`]: what happened to sessions, through `tracing` and an optional [`EventSink`].
+//! - [`events`]: what happened to sessions, through `tracing` and the application's
+//!   [`EventSink`]s (hooks; [`EventCounts`] counts for metrics). Anomaly detection reports
+//!   through them: a session used from another browser family or network
+//!   ([`FingerprintPolicy`]), clients guessing IDs ([`GuessingLimit`]), ended sessions
+//!   presented again.
 //!
 //! Non-goals: the core crate does no HTTP and no network I/O; frameworks and stores build on
 //! it (`sessionvault-axum`, `sessionvault-sqlx`).
@@ -51,8 +55,10 @@
 //!    HMAC-SHA256 of it.
 //!
 //! The cookie modes ([`CookieMode::Sealed`], [`CookieMode::Flask`]) keep the session in the
-//! cookie: expiry is enforced from deadlines inside the authenticated cookie, but guarantees 1
-//! and 3 hold only until the cookie expires, since there is no store to remember a logout.
+//! cookie: expiry is enforced from deadlines inside the authenticated cookie. Given a store,
+//! the manager keeps a denylist there, so an ended cookie session is refused like an ended
+//! server session (guarantee 3, for logout and sign-out-everywhere). Without a store, nothing
+//! remembers a logout: a cookie stays valid until it expires, and revoking is an error.
 //!
 //! # Security properties
 //!
