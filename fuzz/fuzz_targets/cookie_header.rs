@@ -17,9 +17,9 @@ fuzz_target!(|data: &[u8]| {
         }
         IncomingCookie::Absent | IncomingCookie::Duplicate => {}
     }
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Some(id) = SessionId::parse(text) {
-            assert_eq!(id.to_cookie_value(), text);
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Some(id) = SessionId::parse(text)
+    {
+        assert_eq!(id.to_cookie_value(), text);
     }
 });

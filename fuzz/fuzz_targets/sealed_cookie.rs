@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(codec.open("__Host-session", text).is_err());
     }
     let sealed = codec.seal("__Host-session", data).expect("seal");
-    let (plain, key) = codec.open("__Host-session", &sealed).expect("own value opens");
+    let (plain, key) = codec
+        .open("__Host-session", &sealed)
+        .expect("own value opens");
     assert_eq!((plain.as_slice(), key), (data, 0));
     // Bound to its cookie name: the same value under another name is refused.
     assert!(codec.open("__Host-other", &sealed).is_err());

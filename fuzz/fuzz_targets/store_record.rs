@@ -46,7 +46,9 @@ fuzz_target!(|data: &[u8]| {
         }
         let session = manager.session(IncomingCookie::One(ID.into()), RequestMeta::default());
         let _ = session.get_value("n").await;
-        let _ = session.update("n", |n: Option<i64>| n.unwrap_or(0).wrapping_add(1)).await;
+        let _ = session
+            .update("n", |n: Option<i64>| n.unwrap_or(0).wrapping_add(1))
+            .await;
         let _ = session.deadlines().await;
         let _ = session.auth_age().await;
         let _ = session.commit().await;
