@@ -35,9 +35,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// Where server-side sessions live: `memory`, `sqlite:PATH`,
-    /// `postgres://USER@HOST:PORT/DB`, `redis://HOST:PORT[/DB]` or
-    /// `redis-cluster://HOST:PORT[,HOST:PORT...]`.
+    /// Where server-side sessions live (in the cookie modes, the denylist that makes logout
+    /// final): `memory`, `sqlite:PATH`, `postgres://USER@HOST:PORT/DB`, `redis://HOST:PORT[/DB]`
+    /// or `redis-cluster://HOST:PORT[,HOST:PORT...]`.
     #[arg(long, default_value = "sqlite:counter.db")]
     store: String,
     /// Where session state lives.
