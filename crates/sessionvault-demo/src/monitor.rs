@@ -189,6 +189,9 @@ impl SessionStore for TimedStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         self.time(self.inner.load(key)).await
     }
+    async fn load_shared(&self, key: &StoreKey) -> Result<Option<Arc<Record>>, StoreError> {
+        self.time(self.inner.load_shared(key)).await
+    }
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
         self.time(self.inner.create(record)).await
     }

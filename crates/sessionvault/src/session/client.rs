@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -141,7 +142,7 @@ pub(crate) async fn load(
     }
     Ok(Loaded {
         current: Current::Existing {
-            record: Box::new(record),
+            record: Arc::new(record),
         },
         reissue: key_index > 0,
         sid,
@@ -237,7 +238,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
                 state.current = Some(Current::Existing { record });
                 return Ok(CookieAction::Keep);
             }
-            *record
+            Arc::unwrap_or_clone(record)
         }
         _ => {
             if state.changes.is_empty() && state.login.is_none() {
@@ -319,7 +320,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         Codec::Server => return Err(Error::Unreachable("client commit in server mode")),
     };
     state.current = Some(Current::Existing {
-        record: Box::new(record),
+        record: Arc::new(record),
     });
     Ok(CookieAction::Set(value))
 }

@@ -54,8 +54,9 @@ pub(crate) type Update<'a> = (
 pub(crate) enum Current {
     /// No session yet: the cookie was absent, unknown, ended or invalid.
     New,
-    /// A live session (boxed: a record is large and `New` is empty).
-    Existing { record: Box<Record> },
+    /// A live session: shared with the store that lent it (a read copies nothing), copied on
+    /// the first change.
+    Existing { record: Arc<Record> },
 }
 
 /// What the response must do with the cookie.
@@ -563,12 +564,12 @@ impl Session {
             return Ok((Current::New, false));
         };
         let key = engine.hasher.key(&id);
-        let mut found = engine.store.load(&key).await?;
+        let mut found = engine.store.load_shared(&key).await?;
         if found.is_none() {
             // Written before a key rotation? Look under the older keys.
             for old_key in engine.hasher.fallback_keys(&id) {
                 if let Some(old) = engine.store.load(&old_key).await? {
-                    found = Some(Box::pin(self.migrate(old, key)).await?);
+                    found = Some(Arc::new(Box::pin(self.migrate(old, key)).await?));
                     break;
                 }
             }
@@ -583,7 +584,7 @@ impl Session {
         // renewal interval).
         let mut via_grace = false;
         if let Some((successor, _)) = record.successor().filter(|(_, until)| now < *until)
-            && let Some(next) = engine.store.load(&successor).await?
+            && let Some(next) = engine.store.load_shared(&successor).await?
         {
             record = next;
             via_grace = true;
@@ -594,12 +595,10 @@ impl Session {
     }
 
     /// A loaded record as the request's session: live, or ended (expired just now, or before).
-    async fn check_loaded(&self, record: Record, now: Timestamp) -> Result<Current, Error> {
+    async fn check_loaded(&self, record: Arc<Record>, now: Timestamp) -> Result<Current, Error> {
         let engine = &self.engine;
         match record.end_reason_at(now) {
-            None => Ok(Current::Existing {
-                record: Box::new(record),
-            }),
+            None => Ok(Current::Existing { record }),
             Some(reason @ (EndReason::IdleExpired | EndReason::AbsoluteExpired))
                 if record.is_live() =>
             {
@@ -616,7 +615,7 @@ impl Session {
                 engine.emit(SecurityEvent::RevokedReuse {
                     key: record.key,
                     reason,
-                    user: record.user,
+                    user: record.user.clone(),
                 });
                 Ok(Current::New)
             }
@@ -659,7 +658,7 @@ impl Session {
             FingerprintPolicy::Ignore | FingerprintPolicy::Log => {}
             FingerprintPolicy::Reauthenticate => {
                 if record.auth_time.is_some() {
-                    record.auth_time = None;
+                    Arc::make_mut(record).auth_time = None;
                     state.stale_auth = true;
                 }
             }
@@ -924,7 +923,7 @@ impl Session {
                 state.login = None;
                 state.issued = Some(id.clone());
                 state.current = Some(Current::Existing {
-                    record: Box::new(record),
+                    record: Arc::new(record),
                 });
                 return Ok(id);
             }
@@ -949,14 +948,16 @@ impl Session {
             };
             let changes = std::mem::take(&mut state.changes);
             let login = state.login.clone();
+            let stale_auth = state.stale_auth;
             let id = self.create_record(state, data, user).await?;
             let Some(Current::Existing { record: new, .. }) = &mut state.current else {
                 return Err(Error::Unreachable("a created record is current"));
             };
             if !fresh_login {
+                let new = Arc::make_mut(new);
                 // A plain cycle keeps the session's age and sign-in; only sign-in restarts them.
                 new.created = old.created;
-                new.auth_time = old.auth_time.filter(|_| !state.stale_auth);
+                new.auth_time = old.auth_time.filter(|_| !stale_auth);
                 new.absolute_deadline = old.absolute_deadline;
                 new.expires_at = old.absolute_deadline;
                 new.idle_deadline = new.idle_deadline.min(old.absolute_deadline);
@@ -975,7 +976,7 @@ impl Session {
                         .await?
                 }
                 Some(grace_until) => {
-                    let mut tombstone = old.clone().into_tombstone(EndReason::Renewed, now);
+                    let mut tombstone = Record::clone(&old).into_tombstone(EndReason::Renewed, now);
                     tombstone.state = RecordState::Ended {
                         reason: EndReason::Renewed,
                         at: now,
@@ -1006,7 +1007,7 @@ impl Session {
             match engine.store.load(&old.key).await? {
                 Some(fresh) if fresh.end_reason_at(engine.now()).is_none() => {
                     state.current = Some(Current::Existing {
-                        record: Box::new(fresh),
+                        record: Arc::new(fresh),
                     });
                 }
                 _ => return Err(Error::SessionEnded),
@@ -1056,7 +1057,7 @@ impl Session {
                 return Err(Error::SessionEnded);
             };
             let now = engine.now();
-            let mut next = record.clone();
+            let mut next = Record::clone(record);
             apply(&state.changes, &mut next.data);
             if state.stale_auth {
                 next.auth_time = None;
@@ -1077,7 +1078,7 @@ impl Session {
                 state.changes.clear();
                 state.stale_auth = false;
                 if let Some(Current::Existing { record, .. }) = &mut state.current {
-                    **record = *next;
+                    *record = Arc::new(next);
                 }
                 return Ok(saved);
             }
@@ -1086,7 +1087,7 @@ impl Session {
             match engine.store.load(&key).await? {
                 Some(fresh) if fresh.end_reason_at(engine.now()).is_none() => {
                     if let Some(Current::Existing { record, .. }) = &mut state.current {
-                        **record = fresh;
+                        *record = Arc::new(fresh);
                     }
                 }
                 _ => {

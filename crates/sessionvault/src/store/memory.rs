@@ -13,7 +13,8 @@ use crate::id::StoreKey;
 
 #[derive(Default)]
 struct Inner {
-    records: HashMap<StoreKey, Record>,
+    /// Shared, so that a read lends the record instead of copying it; writes replace it.
+    records: HashMap<StoreKey, Arc<Record>>,
     by_user: HashMap<String, HashSet<StoreKey>>,
 }
 
@@ -33,7 +34,7 @@ impl Inner {
                 .or_default()
                 .insert(record.key);
         }
-        self.records.insert(record.key, record);
+        self.records.insert(record.key, Arc::new(record));
     }
 
     fn unindex(&mut self, user: &str, key: &StoreKey) {
@@ -87,6 +88,10 @@ impl std::fmt::Debug for MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        Ok(self.lock().records.get(key).map(|r| Record::clone(r)))
+    }
+
+    async fn load_shared(&self, key: &StoreKey) -> Result<Option<Arc<Record>>, StoreError> {
         Ok(self.lock().records.get(key).cloned())
     }
 
@@ -119,6 +124,7 @@ impl SessionStore for MemoryStore {
         let mut inner = self.lock();
         match inner.records.get_mut(key) {
             Some(record) if record.is_live() => {
+                let record = Arc::make_mut(record);
                 record.last_seen = last_seen;
                 record.idle_deadline = idle_deadline;
                 Ok(true)
@@ -141,12 +147,12 @@ impl SessionStore for MemoryStore {
         if !record.is_live() || expected_version.is_some_and(|v| v != record.version) {
             return Ok(false);
         }
-        let tombstone = record.clone().into_tombstone(reason, at);
+        let tombstone = Record::clone(record).into_tombstone(reason, at);
         if let Some(user) = &tombstone.user {
             let user = user.clone();
             inner.unindex(&user, key);
         }
-        inner.records.insert(*key, tombstone);
+        inner.records.insert(*key, Arc::new(tombstone));
         Ok(true)
     }
 
@@ -159,7 +165,7 @@ impl SessionStore for MemoryStore {
             .iter()
             .filter_map(|k| inner.records.get(k))
             .filter(|r| r.is_live() && r.user.as_deref() == Some(user))
-            .cloned()
+            .map(|r| Record::clone(r))
             .collect())
     }
 
@@ -172,7 +178,7 @@ impl SessionStore for MemoryStore {
             .map(|r| r.key)
             .collect();
         for key in &expired {
-            if let Some(user) = inner.records.remove(key).and_then(|r| r.user) {
+            if let Some(user) = inner.records.remove(key).and_then(|r| r.user.clone()) {
                 inner.unindex(&user, key);
             }
         }

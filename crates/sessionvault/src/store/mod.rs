@@ -8,6 +8,7 @@
 mod memory;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -146,6 +147,13 @@ impl Record {
 pub trait SessionStore: Send + Sync + 'static {
     /// The record under `key`, live or tombstone, or `None`.
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError>;
+
+    /// [`load`](Self::load), shared: a store that keeps records in memory lends its own copy
+    /// instead of cloning it, which is what a read-only request needs. The default wraps
+    /// `load`.
+    async fn load_shared(&self, key: &StoreKey) -> Result<Option<Arc<Record>>, StoreError> {
+        Ok(self.load(key).await?.map(Arc::new))
+    }
 
     /// Stores a new record. `Ok(false)` when the key is taken.
     async fn create(&self, record: &Record) -> Result<bool, StoreError>;
