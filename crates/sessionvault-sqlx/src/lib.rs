@@ -7,6 +7,7 @@
 //! deleted, and the record as JSON.
 
 mod postgres;
+mod schema;
 mod sqlite;
 
 pub use postgres::PgStore;

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
+
+use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
-
-const SCHEMA_VERSION: i64 = 1;
 
 /// Rows a single sweep statement deletes at most, so a sweep never holds many row locks or
 /// runs long enough to slow requests down; [`SessionStore::sweep`] repeats it until done.
@@ -22,10 +22,6 @@ const MIGRATION_LOCK: i64 = 0x7365_7373_7661_756c; // "sessvaul"
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
-}
-
-fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::new(e)
 }
 
 impl PgStore {
@@ -90,21 +86,12 @@ impl PgStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(store_error)?;
-        match current {
-            None => {
-                sqlx::query("INSERT INTO sessionvault_schema (version) VALUES ($1)")
-                    .bind(SCHEMA_VERSION)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::new(format!(
-                    "the database has schema version {v}, newer than this sessionvault \
-                     understands ({SCHEMA_VERSION})"
-                )));
-            }
-            Some(_) => {}
+        if needs_recording(current)? {
+            sqlx::query("INSERT INTO sessionvault_schema (version) VALUES ($1)")
+                .bind(SCHEMA_VERSION)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)
     }

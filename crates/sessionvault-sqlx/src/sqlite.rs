@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
+
+use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
@@ -27,16 +29,10 @@ const SCHEMA: &[&str] = &[
         ON sessionvault_sessions (expires_at)",
 ];
 
-const SCHEMA_VERSION: i64 = 1;
-
 /// Sessions in a SQLite database file (or `:memory:`).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-}
-
-fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::new(e)
 }
 
 fn micros(t: Timestamp) -> i64 {
@@ -86,21 +82,12 @@ impl SqliteStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(store_error)?;
-        match current {
-            None => {
-                sqlx::query("INSERT INTO sessionvault_schema (version) VALUES (?)")
-                    .bind(SCHEMA_VERSION)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::new(format!(
-                    "the database has schema version {v}, newer than this sessionvault \
-                     understands ({SCHEMA_VERSION})"
-                )));
-            }
-            Some(_) => {}
+        if needs_recording(current)? {
+            sqlx::query("INSERT INTO sessionvault_schema (version) VALUES (?)")
+                .bind(SCHEMA_VERSION)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)
     }

@@ -158,11 +158,7 @@ impl IdHasher {
 
     /// The keyed hash of `parts`, concatenated, under the current secret.
     pub(crate) fn key_of_bytes(&self, parts: &[&[u8]]) -> StoreKey {
-        let mut mac = (*self.macs[0].0).clone();
-        for part in parts {
-            mac.update(part);
-        }
-        StoreKey(mac.finalize().into_bytes().into())
+        self.mac(0, parts)
     }
 
     /// The store key under the current secret.
@@ -177,8 +173,14 @@ impl IdHasher {
     }
 
     fn key_with(&self, index: usize, id: &SessionId) -> StoreKey {
+        self.mac(index, &[id.0.as_ref()])
+    }
+
+    fn mac(&self, index: usize, parts: &[&[u8]]) -> StoreKey {
         let mut mac = (*self.macs[index].0).clone();
-        mac.update(id.0.as_ref());
+        for part in parts {
+            mac.update(part);
+        }
         StoreKey(mac.finalize().into_bytes().into())
     }
 }

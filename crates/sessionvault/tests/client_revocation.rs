@@ -5,54 +5,29 @@
 use jiff::SignedDuration;
 use sessionvault::session::IncomingCookie;
 use sessionvault::{
-    CookieMode, EndReason, Error, Keyring, ManualClock, MemoryStore, RequestMeta, SecurityEvent,
-    Session, SessionConfig, SessionManager,
+    CookieMode, EndReason, Error, Keyring, RequestMeta, SecurityEvent, Session, SessionConfig,
+    SessionManager,
 };
-use sessionvault_testkit::{Events, TestStore};
 
-use crate::support::value_of;
+use crate::support::{Harness, value_of};
 
-struct Cookies {
-    manager: SessionManager,
-    store: TestStore<MemoryStore>,
-    clock: ManualClock,
-    events: Events,
+fn cookies(mode: CookieMode) -> Harness {
+    Harness::with_mode(mode, SessionConfig::default())
 }
 
-fn cookies(mode: CookieMode) -> Cookies {
-    let store = TestStore::new(MemoryStore::new());
-    let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
-    let events = Events::default();
-    let manager = SessionManager::builder(Keyring::generate().unwrap())
-        .with_mode(mode)
-        .with_store(store.clone())
-        .with_clock(clock.clone())
-        .with_event_sink(events.clone())
-        .with_config(SessionConfig::default())
-        .build()
-        .unwrap();
-    Cookies {
-        manager,
-        store,
-        clock,
-        events,
-    }
-}
-
-impl Cookies {
-    fn request(&self, cookie: Option<&str>) -> Session {
-        let incoming = cookie.map_or(IncomingCookie::Absent, |v| IncomingCookie::One(v.into()));
-        self.manager.session(incoming, RequestMeta::default())
+impl Harness {
+    fn request_in(&self, cookie: Option<&str>) -> Session {
+        self.request_with(cookie, RequestMeta::default())
     }
 
     async fn sign_in(&self, user: &str) -> String {
-        let s = self.request(None);
+        let s = self.request_in(None);
         s.login(user).await.unwrap();
         value_of(&s.commit().await.unwrap().unwrap())
     }
 
     async fn user(&self, cookie: &str) -> Option<String> {
-        self.request(Some(cookie)).user().await.unwrap()
+        self.request_in(Some(cookie)).user().await.unwrap()
     }
 }
 
@@ -64,7 +39,7 @@ async fn logout_is_final_for_cookie_sessions_with_a_store() {
         let c = cookies(mode);
         let cookie = c.sign_in("alice").await;
         assert_eq!(c.user(&cookie).await.as_deref(), Some("alice"));
-        let s = c.request(Some(&cookie));
+        let s = c.request_in(Some(&cookie));
         s.logout().await.unwrap();
         assert!(s.commit().await.unwrap().unwrap().contains("Max-Age=0"));
         c.events.clear();
@@ -88,14 +63,14 @@ async fn logout_is_final_for_cookie_sessions_with_a_store() {
 async fn sign_in_retires_the_anonymous_cookie() {
     for mode in MODES {
         let c = cookies(mode);
-        let s = c.request(None);
+        let s = c.request_in(None);
         s.insert("cart", 3).await.unwrap();
         let anonymous = value_of(&s.commit().await.unwrap().unwrap());
-        let s = c.request(Some(&anonymous));
+        let s = c.request_in(Some(&anonymous));
         s.login("alice").await.unwrap();
         let signed_in = value_of(&s.commit().await.unwrap().unwrap());
         assert_eq!(c.user(&signed_in).await.as_deref(), Some("alice"));
-        let old = c.request(Some(&anonymous));
+        let old = c.request_in(Some(&anonymous));
         assert_eq!(old.get::<i64>("cart").await.unwrap(), None, "{mode:?}");
     }
 }
@@ -110,7 +85,7 @@ async fn signing_out_everywhere_reaches_every_cookie_of_the_user() {
         c.clock.advance(SignedDuration::from_secs(1));
 
         // From the laptop: the others end, the laptop's cookie is re-issued past the cut-off.
-        let s = c.request(Some(&laptop));
+        let s = c.request_in(Some(&laptop));
         assert_eq!(
             s.revoke_others().await.unwrap(),
             0,
@@ -138,7 +113,7 @@ async fn an_unreadable_denylist_fails_the_request_closed() {
         let c = cookies(mode);
         let cookie = c.sign_in("alice").await;
         c.store.set_down(true);
-        let s = c.request(Some(&cookie));
+        let s = c.request_in(Some(&cookie));
         assert!(matches!(s.user().await, Err(Error::Store(_))), "{mode:?}");
         assert!(
             matches!(s.user().await, Err(Error::Store(_))),

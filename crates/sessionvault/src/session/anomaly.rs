@@ -160,6 +160,14 @@ struct Window {
     failures: u32,
 }
 
+impl Window {
+    /// When a window of length `length` that began at `start` ends; saturating, so that no
+    /// configured length can make the arithmetic panic.
+    fn end(&self, length: SignedDuration) -> Timestamp {
+        self.start.saturating_add(length).unwrap_or(Timestamp::MAX)
+    }
+}
+
 /// The tracked clients, and when a full table was last swept.
 #[derive(Debug, Default)]
 struct Clients {
@@ -208,8 +216,10 @@ impl GuessingDetector {
             last_sweep,
         } = &mut *guard;
         if windows.len() >= MAX_CLIENTS && !windows.contains_key(&client) {
-            if last_sweep.is_none_or(|at| now >= at + SWEEP_EVERY) {
-                windows.retain(|_, w| now < w.start + limit.window);
+            if last_sweep
+                .is_none_or(|at| now >= at.saturating_add(SWEEP_EVERY).unwrap_or(Timestamp::MAX))
+            {
+                windows.retain(|_, w| now < w.end(limit.window));
                 *last_sweep = Some(now);
             }
             if windows.len() >= MAX_CLIENTS {
@@ -221,7 +231,7 @@ impl GuessingDetector {
             start: now,
             failures: 0,
         });
-        if now >= window.start + limit.window {
+        if now >= window.end(limit.window) {
             *window = Window {
                 start: now,
                 failures: 0,
@@ -232,7 +242,7 @@ impl GuessingDetector {
             return None;
         }
         if limit.refuse {
-            let until = (window.start + limit.window).as_second();
+            let until = window.end(limit.window).as_second();
             self.refused_until.fetch_max(until, Ordering::AcqRel);
         }
         Some(Guessing {
@@ -259,7 +269,7 @@ impl GuessingDetector {
         self.clients()
             .windows
             .get(&client_of(ip))
-            .is_some_and(|w| w.failures > limit.max_failures && now < w.start + limit.window)
+            .is_some_and(|w| w.failures > limit.max_failures && now < w.end(limit.window))
     }
 }
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use sessionvault::session::IncomingCookie;
 use sessionvault::{
-    Keyring, ManualClock, MemoryStore, RequestMeta, Session, SessionConfig, SessionManager,
+    CookieMode, Keyring, ManualClock, MemoryStore, RequestMeta, Session, SessionConfig,
+    SessionManager,
 };
 use sessionvault_testkit::{Events, TestStore};
 
@@ -20,10 +21,16 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) fn new(config: SessionConfig) -> Self {
+        Self::with_mode(CookieMode::Server, config)
+    }
+
+    /// In `mode`; in the cookie modes the store keeps the denylist.
+    pub(crate) fn with_mode(mode: CookieMode, config: SessionConfig) -> Self {
         let store = TestStore::new(MemoryStore::new());
         let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
         let events = Events::default();
         let manager = SessionManager::builder(Keyring::generate().unwrap())
+            .with_mode(mode)
             .with_store(store.clone())
             .with_clock(clock.clone())
             .with_event_sink(events.clone())

@@ -1,0 +1,36 @@
+//! What both SQL stores share about their schema and errors.
+
+use sessionvault::store::StoreError;
+
+/// The schema version this code writes and reads.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+pub(crate) fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::new(e)
+}
+
+/// Reads the highest version in the schema table: `Ok(true)` when the table is new and this
+/// version must be recorded, an error when the database was made by newer code.
+pub(crate) fn needs_recording(current: Option<i64>) -> Result<bool, StoreError> {
+    match current {
+        None => Ok(true),
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::new(format!(
+            "the database has schema version {v}, newer than this sessionvault understands \
+             ({SCHEMA_VERSION})"
+        ))),
+        Some(_) => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_table_is_recorded_an_old_one_kept_and_a_newer_one_refused() {
+        assert!(matches!(needs_recording(None), Ok(true)));
+        assert!(matches!(needs_recording(Some(SCHEMA_VERSION)), Ok(false)));
+        let refused = needs_recording(Some(SCHEMA_VERSION + 1)).map(|_| ()).unwrap_err();
+        assert!(refused.to_string().contains("newer"), "{refused}");
+    }
+}
