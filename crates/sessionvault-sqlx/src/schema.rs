@@ -30,7 +30,9 @@ mod tests {
     fn a_new_table_is_recorded_an_old_one_kept_and_a_newer_one_refused() {
         assert!(matches!(needs_recording(None), Ok(true)));
         assert!(matches!(needs_recording(Some(SCHEMA_VERSION)), Ok(false)));
-        let refused = needs_recording(Some(SCHEMA_VERSION + 1)).map(|_| ()).unwrap_err();
+        let refused = needs_recording(Some(SCHEMA_VERSION + 1))
+            .map(|_| ())
+            .unwrap_err();
         assert!(refused.to_string().contains("newer"), "{refused}");
     }
 }
