@@ -137,6 +137,22 @@ async fn wait_for_path(b: &Client, path: &str) {
     }
 }
 
+/// The number of device rows once it differs from `before` (the page reloaded), or `before`
+/// after ten seconds.
+async fn rows_after_reload(b: &Client, before: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = b
+            .find_all(Locator::Css("tbody tr"))
+            .await
+            .map_or(before, |r| r.len());
+        if rows != before || Instant::now() >= deadline {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn session_cookie(b: &Client) -> fantoccini::cookies::Cookie<'static> {
     b.get_named_cookie(COOKIE)
         .await
@@ -278,15 +294,9 @@ async fn one_device_signs_the_other_out() {
         .click()
         .await
         .unwrap();
-    wait_for_path(&laptop, "/devices").await;
-    assert_eq!(
-        laptop
-            .find_all(Locator::Css("tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    // The form posts and redirects back to /devices, so the path alone does not say the new
+    // page has loaded: wait for the table to change.
+    assert_eq!(rows_after_reload(&laptop, 2).await, 1);
 
     // The phone's next click lands on the sign-in page.
     phone
