@@ -6,6 +6,10 @@
 # ./scripts/test.sh does.
 #
 #   ./scripts/bench-counter.sh [SECONDS_PER_RUN] [CONNECTIONS]
+#
+# BENCH_ROUNDS (default 5) sets how many /bare-/read pairs alternate per store; on a shared,
+# noisy machine many short pairs (BENCH_ROUNDS=30 with 1-second runs) give a steadier median.
+# BENCH_STORES (say "memory") limits the run to some stores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,4 +29,7 @@ sv_redis_cluster >&2
 cargo build --release --locked -p sessionvault-axum --example counter >&2
 target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 stores=(memory "sqlite:" "${SESSIONVAULT_POSTGRES_URL:-}" "${SESSIONVAULT_REDIS_URL:-}" "${SESSIONVAULT_REDIS_CLUSTER:-}")
+if [ -n "${BENCH_STORES:-}" ]; then
+    read -r -a stores <<<"$BENCH_STORES"
+fi
 python3 scripts/bench_counter.py "$target/release/examples/counter" "${1:-5}" "${2:-32}" "${stores[@]}"

@@ -20,7 +20,7 @@ import urllib.request
 PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU = ["taskset", "-c", "0"] if PIN else []
 WRK_CPU = ["taskset", "-c", "1"] if PIN else []
-ROUNDS = 5
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def start(binary, store):
@@ -86,7 +86,8 @@ def main():
     stores = [s for s in sys.argv[4:] if s]
     where = "server on CPU 0, wrk on CPU 1" if PIN else "unpinned"
     print(f"wrk -t1 -c{connections}, {seconds} s per run, {where}; /bare and /read interleaved "
-          f"{ROUNDS} times, medians (ratio range in brackets)")
+          f"{ROUNDS} times; req/s are medians, /read vs bare the median of the {ROUNDS} "
+          f"back-to-back pairs' ratios (their quartiles in brackets)")
     print(f"{'store':<8} {'endpoint':<7} {'req/s':>10} {'vs bare':>8}  notes")
     print("(redis-cluster: the same requests against a three-master cluster)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,8 +106,12 @@ def main():
                 ratios = [r / b for r, b in zip(rates["/read"], rates["/bare"])]
                 label = store.split(":")[0].replace("postgresql", "postgres")
                 print(f"{label:<8} {'/bare':<7} {bare:>10,.0f} {'1.00x':>8}")
-                print(f"{label:<8} {'/read':<7} {read:>10,.0f} {read / bare:>7.2f}x  "
-                      f"[{min(ratios):.2f} to {max(ratios):.2f}] with a session loaded each request")
+                # A pair's two runs are seconds apart, the pairs minutes apart: a shared
+                # machine's speed drifts more between pairs than within one.
+                quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+                print(f"{label:<8} {'/read':<7} {read:>10,.0f} {statistics.median(ratios):>7.2f}x  "
+                      f"[{quartiles[0]:.2f} to {quartiles[2]:.2f}] with a session loaded each "
+                      f"request")
                 before = int(get(base, "/read", cookie)[0])
                 rate, total, failed = wrk(base, "/incr", cookie, seconds, connections)
                 after = int(get(base, "/read", cookie)[0])

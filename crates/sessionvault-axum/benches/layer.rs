@@ -43,7 +43,9 @@ fn bench(c: &mut Criterion) {
         .route("/incr", get(incr))
         .route("/lazy", get(bare))
         .layer(SessionLayer::new(manager))
-        .merge(Router::new().route("/bare", get(bare)));
+        .merge(Router::new().route("/bare", get(bare)))
+        // As `axum::serve` does: the routes are built once, not at every request.
+        .with_state(());
     let cookie = rt.block_on(async {
         let r = app
             .clone()

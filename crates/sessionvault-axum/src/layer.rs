@@ -3,13 +3,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
+use pin_project_lite::pin_project;
 use sessionvault::session::find_cookie;
-use sessionvault::{RequestMeta, SessionManager};
+use sessionvault::{RequestMeta, Session, SessionManager};
 use tower::{Layer, Service};
 
 use crate::SessionError;
@@ -52,13 +53,11 @@ pub struct SessionService<S> {
 
 impl<S, B> Service<Request<B>> for SessionService<S>
 where
-    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
+    S: Service<Request<B>, Response = Response>,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -87,38 +86,100 @@ where
         };
         let session = self.manager.session(incoming, meta);
         request.extensions_mut().insert(session.clone());
-        // The clone that was polled ready is the one to call (tower's usual dance).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let mut response = inner.call(request).await?;
-            if !session.is_loaded() {
-                // The handler never touched the session: nothing to save, nothing to add.
-                return Ok(response);
-            }
-            // Boxed so that the save path's state does not bloat every request's future.
-            match Box::pin(session.commit()).await {
-                Ok(set_cookie) => {
-                    if let Some(value) = set_cookie.and_then(|v| HeaderValue::try_from(v).ok()) {
-                        response.headers_mut().append(header::SET_COOKIE, value);
-                    }
-                }
-                Err(error) => {
-                    let ended = matches!(error, sessionvault::Error::SessionEnded);
-                    response = SessionError(error).into_response();
-                    if ended {
-                        let clear = session.clear_cookie_header();
-                        if let Ok(value) = HeaderValue::try_from(clear) {
-                            response.headers_mut().append(header::SET_COOKIE, value);
-                        }
-                    }
-                }
-            }
-            // A response that depends on the session must not be cached or shared.
-            let headers = response.headers_mut();
-            headers.append(header::VARY, HeaderValue::from_static("Cookie"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Ok(response)
-        })
+        ResponseFuture {
+            phase: Phase::Handler {
+                handler: self.inner.call(request),
+                session: Some(session),
+            },
+        }
     }
+}
+
+pin_project! {
+    /// The response future of [`SessionService`]: the handler's, then the save.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        phase: Phase<F>,
+    }
+}
+
+pin_project! {
+    #[project = PhaseProj]
+    enum Phase<F> {
+        Handler {
+            #[pin]
+            handler: F,
+            session: Option<Session>,
+        },
+        // Only when the save needs the store: a read-only request never allocates this.
+        Saving {
+            save: Pin<Box<dyn Future<Output = Response> + Send>>,
+        },
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut phase = self.project().phase;
+        loop {
+            match phase.as_mut().project() {
+                PhaseProj::Handler { handler, session } => {
+                    let response = ready!(handler.poll(cx))?;
+                    let Some(session) = session.take() else {
+                        // Polled after it completed (the caller's error): answer as the handler did.
+                        return Poll::Ready(Ok(response));
+                    };
+                    if let Some(saved) = session.try_commit() {
+                        return Poll::Ready(Ok(finish(&session, saved, response)));
+                    }
+                    let save = Box::pin(async move {
+                        let saved = session.commit().await;
+                        finish(&session, saved, response)
+                    });
+                    phase.set(Phase::Saving { save });
+                }
+                PhaseProj::Saving { save } => return save.as_mut().poll(cx).map(Ok),
+            }
+        }
+    }
+}
+
+/// The response as the save leaves it: the cookie set or cleared, or the save's error in place
+/// of the handler's answer (nothing may be reported as done that was not saved).
+fn finish(
+    session: &Session,
+    saved: Result<Option<String>, sessionvault::Error>,
+    mut response: Response,
+) -> Response {
+    if !session.is_loaded() {
+        // The handler never touched the session: nothing to save, nothing to add.
+        return response;
+    }
+    match saved {
+        Ok(set_cookie) => {
+            if let Some(value) = set_cookie.and_then(|v| HeaderValue::try_from(v).ok()) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        Err(error) => {
+            let ended = matches!(error, sessionvault::Error::SessionEnded);
+            response = SessionError(error).into_response();
+            if ended {
+                let clear = session.clear_cookie_header();
+                if let Ok(value) = HeaderValue::try_from(clear) {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
+            }
+        }
+    }
+    // A response that depends on the session must not be cached or shared.
+    let headers = response.headers_mut();
+    headers.append(header::VARY, HeaderValue::from_static("Cookie"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

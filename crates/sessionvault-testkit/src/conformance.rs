@@ -37,6 +37,7 @@ macro_rules! store_conformance {
     (@all $service:literal, $make:expr) => {
         $crate::store_conformance!(@tests $service, $make;
             create_never_overwrites,
+            every_load_agrees,
             save_is_compare_and_set,
             tombstones_are_final,
             touch_moves_deadlines_without_a_version,
@@ -142,6 +143,42 @@ pub async fn create_never_overwrites(store: impl SessionStore) {
             .is_live()
     );
     assert_eq!(store.load(&fresh_key()).await.expect("load missing"), None);
+}
+
+/// `load`, `load_shared` and, where the store answers it, `try_load_shared` see the same record
+/// (live, tombstone or none) after each kind of write.
+pub async fn every_load_agrees(store: impl SessionStore) {
+    async fn agree(store: &impl SessionStore, key: &StoreKey) -> Option<Record> {
+        let loaded = store.load(key).await.expect("load");
+        let shared = store.load_shared(key).await.expect("load_shared");
+        assert_eq!(shared.as_deref(), loaded.as_ref(), "load_shared");
+        if let Some(now) = store.try_load_shared(key) {
+            assert_eq!(
+                now.expect("try_load_shared").as_deref(),
+                loaded.as_ref(),
+                "try_load_shared"
+            );
+        }
+        loaded
+    }
+    let r = record(Some("alice"));
+    assert_eq!(agree(&store, &r.key).await, None);
+    store.create(&r).await.expect("create");
+    assert_eq!(agree(&store, &r.key).await, Some(r.clone()));
+    let mut changed = next(r.clone());
+    changed
+        .data
+        .insert("k".into(), serde_json::json!("changed"));
+    assert!(store.save_if(&changed, r.version).await.expect("save"));
+    assert_eq!(agree(&store, &r.key).await, Some(changed));
+    assert!(
+        store
+            .end(&r.key, EndReason::Logout, t0(), None)
+            .await
+            .expect("end")
+    );
+    let ended = agree(&store, &r.key).await.expect("tombstone");
+    assert!(!ended.is_live());
 }
 
 /// `save_if` writes only over a live record at the expected version.
@@ -382,9 +419,7 @@ fn manager<S: SessionStore + Clone>(store: S, clock: &ManualClock) -> SessionMan
 }
 
 fn request(manager: &SessionManager, cookie: Option<&str>) -> Session {
-    let incoming = cookie.map_or(IncomingCookie::Absent, |c| {
-        IncomingCookie::One(c.to_owned())
-    });
+    let incoming = cookie.map_or(IncomingCookie::Absent, |c| IncomingCookie::One(c.into()));
     manager.session(incoming, RequestMeta::default())
 }
 

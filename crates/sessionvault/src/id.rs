@@ -36,7 +36,8 @@ impl SessionId {
 
     /// Reads an ID from a cookie value: exactly 43 characters of base64url. Anything else is
     /// not an ID this server issued.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: impl AsRef<[u8]>) -> Option<Self> {
+        let text = text.as_ref();
         if text.len() != 43 {
             return None;
         }
@@ -164,6 +165,11 @@ impl IdHasher {
     /// The store key under the current secret.
     pub fn key(&self, id: &SessionId) -> StoreKey {
         self.key_with(0, id)
+    }
+
+    /// True when the keyring holds older secrets, under which sessions may still be filed.
+    pub fn has_fallbacks(&self) -> bool {
+        self.macs.len() > 1
     }
 
     /// The store keys under the older secrets, newest first: where a session written before a

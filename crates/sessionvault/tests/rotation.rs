@@ -55,7 +55,7 @@ async fn client_mode_cookies_survive_a_rotation_and_die_with_the_retired_key() {
         // cookie under the new key.
         let during = manager(mode, overlap, &store);
         let s = during.session(
-            IncomingCookie::One(signed_old.clone()),
+            IncomingCookie::One(signed_old.as_str().into()),
             RequestMeta::default(),
         );
         assert_eq!(s.user().await.unwrap().as_deref(), Some("hana"), "{mode:?}");

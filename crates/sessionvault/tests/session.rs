@@ -45,6 +45,46 @@ async fn untouched_sessions_cost_no_store_io_and_set_no_cookie() {
 }
 
 #[tokio::test]
+async fn read_only_requests_commit_without_waiting_and_writes_wait_for_the_store() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    // Untouched, and read-only with the idle deadline far away: answered at once, no store
+    // write, and committing again changes nothing.
+    assert_eq!(
+        h.request(Some(&cookie)).try_commit().unwrap().unwrap(),
+        None
+    );
+    let reader = h.request(Some(&cookie));
+    assert_eq!(
+        reader.get::<String>("hello").await.unwrap().as_deref(),
+        Some("world")
+    );
+    let writes = h.store.writes();
+    assert_eq!(reader.try_commit().unwrap().unwrap(), None);
+    assert_eq!(reader.commit().await.unwrap(), None);
+    assert_eq!(h.store.writes(), writes);
+    // A write cannot be committed without the store: `try_commit` defers to `commit`.
+    let writer = h.request(Some(&cookie));
+    writer.insert("k", 1).await.unwrap();
+    assert!(writer.try_commit().is_none());
+    assert_eq!(writer.commit().await.unwrap(), None);
+    assert_eq!(h.store.writes(), writes + 1);
+    assert_eq!(
+        h.request(Some(&cookie)).get::<i64>("k").await.unwrap(),
+        Some(1)
+    );
+    // A stale cookie is cleared at once, without the store.
+    let stale = h.request(Some("not-a-session-id"));
+    assert_eq!(stale.get::<String>("hello").await.unwrap(), None);
+    let cleared = stale
+        .try_commit()
+        .unwrap()
+        .unwrap()
+        .expect("a clearing cookie");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+}
+
+#[tokio::test]
 async fn login_cycles_the_id_and_the_old_one_is_dead() {
     let h = harness();
     let before = new_session(&h).await;
@@ -162,7 +202,10 @@ async fn idle_deadline_moves_once_per_half_window() {
     let c = value_of(&s.commit().await.unwrap().unwrap());
     for _ in 0..10 {
         h.clock.advance(SignedDuration::from_millis(1500));
-        let s = short.session(IncomingCookie::One(c.clone()), RequestMeta::default());
+        let s = short.session(
+            IncomingCookie::One(c.as_str().into()),
+            RequestMeta::default(),
+        );
         assert_eq!(
             s.len().await.unwrap(),
             1,
@@ -415,9 +458,7 @@ async fn ids_are_renewed_periodically_with_a_grace_period() {
     let h = harness();
     let m = renewing(&h);
     let req = |c: Option<&str>| {
-        let incoming = c.map_or(IncomingCookie::Absent, |c| {
-            IncomingCookie::One(c.to_owned())
-        });
+        let incoming = c.map_or(IncomingCookie::Absent, |c| IncomingCookie::One(c.into()));
         m.session(incoming, RequestMeta::default())
     };
     let s = req(None);

@@ -1,6 +1,8 @@
 //! The session cookie: its attributes, and reading it out of `Cookie` headers.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+
+use smallvec::SmallVec;
 
 /// The longest `Set-Cookie` header written. Browsers drop a cookie whose name and value pass
 /// 4096 bytes, silently; refusing earlier makes it an error the application sees.
@@ -117,40 +119,98 @@ pub enum IncomingCookie {
     /// No session cookie.
     Absent,
     /// Exactly one, with this value.
-    One(String),
+    One(CookieValue),
     /// More than one: a sign of cookie tossing. None is used.
     Duplicate,
 }
 
+/// A session cookie's value as the browser sent it: untrusted bytes, kept without a heap
+/// allocation when short (a session ID is 43 bytes) and read as text only where text is
+/// needed. It is a credential, so `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CookieValue(SmallVec<[u8; 48]>);
+
+impl CookieValue {
+    /// The value's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value as text; `None` when it is not UTF-8 (so not a cookie this server issued).
+    pub fn to_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+}
+
+impl From<&[u8]> for CookieValue {
+    fn from(bytes: &[u8]) -> Self {
+        Self(SmallVec::from_slice(bytes))
+    }
+}
+
+impl From<&str> for CookieValue {
+    fn from(text: &str) -> Self {
+        Self::from(text.as_bytes())
+    }
+}
+
+impl From<String> for CookieValue {
+    fn from(text: String) -> Self {
+        Self::from(text.as_str())
+    }
+}
+
+impl From<&String> for CookieValue {
+    fn from(text: &String) -> Self {
+        Self::from(text.as_str())
+    }
+}
+
+impl fmt::Debug for CookieValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CookieValue([REDACTED; {} bytes])", self.0.len())
+    }
+}
+
 /// Finds the session cookie named `name` in the values of every `Cookie` header.
 pub fn find_cookie<'a>(headers: impl IntoIterator<Item = &'a [u8]>, name: &str) -> IncomingCookie {
-    let mut found: Option<String> = None;
+    let mut found: Option<&[u8]> = None;
     for header in headers {
-        for pair in header.split(|b| *b == b';') {
-            let pair = pair.trim_ascii();
-            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
+        // Pairs are split with `memchr`: this runs on every request, and a session cookie's
+        // value is long enough for a byte-at-a-time scan to show.
+        for pair in memchr::memchr_iter(b';', header)
+            .chain([header.len()])
+            .scan(0, |start, end| {
+                let pair = header.get(*start..end);
+                *start = end + 1;
+                pair
+            })
+        {
+            // `name=value`: the name must match exactly, up to the `=`.
+            let Some(value) = pair
+                .trim_ascii_start()
+                .strip_prefix(name.as_bytes())
+                .and_then(|rest| rest.strip_prefix(b"="))
+            else {
                 continue;
             };
-            if &pair[..eq] != name.as_bytes() {
-                continue;
-            }
             if found.is_some() {
                 return IncomingCookie::Duplicate;
             }
-            let value = pair[eq + 1..].trim_ascii();
-            let value = value
-                .strip_prefix(b"\"")
-                .and_then(|v| v.strip_suffix(b"\""))
-                .unwrap_or(value);
-            // A value that is not text cannot be one we issued; keep it (lossily) so that it is
-            // looked up, fails, and is reported.
-            found = Some(match std::str::from_utf8(value) {
-                Ok(text) => text.to_owned(),
-                Err(_) => String::from_utf8_lossy(value).into_owned(),
-            });
+            found = Some(value);
         }
     }
-    found.map_or(IncomingCookie::Absent, IncomingCookie::One)
+    let Some(value) = found else {
+        return IncomingCookie::Absent;
+    };
+    let value = value.trim_ascii();
+    let value = value
+        .strip_prefix(b"\"")
+        .and_then(|v| v.strip_suffix(b"\""))
+        .unwrap_or(value);
+    // Kept as bytes: one that is not text cannot be a cookie we issued, and is looked up, fails
+    // and is reported like any other.
+    IncomingCookie::One(value.into())
 }
 
 #[cfg(test)]
@@ -170,6 +230,17 @@ mod tests {
             .with_persistence(true)
             .set_header("v", Some(60));
         assert!(persistent.ends_with("; Max-Age=60"));
+    }
+
+    #[test]
+    fn cookie_values_are_never_shown() {
+        let value = CookieValue::from("a-raw-session-id");
+        let shown = format!("{:?}", IncomingCookie::One(value.clone()));
+        assert!(!shown.contains("raw"), "{shown}");
+        assert_eq!(value.to_str(), Some("a-raw-session-id"));
+        let long = CookieValue::from("x".repeat(4000));
+        assert_eq!(long.as_bytes().len(), 4000);
+        assert_eq!(CookieValue::from(&b"\xff"[..]).to_str(), None);
     }
 
     #[test]
@@ -194,6 +265,22 @@ mod tests {
         assert_eq!(
             find_cookie([&b"__Host-session=\"q\""[..]], name),
             IncomingCookie::One("q".into())
+        );
+        // Names match whole, and spaces around the pair do not count.
+        assert_eq!(
+            find_cookie(
+                [&b"__Host-sessionx=1;  __Host-session = 2; __Host-session=3 "[..]],
+                name
+            ),
+            IncomingCookie::One("3".into())
+        );
+        assert_eq!(
+            find_cookie([&b";;__Host-session=4;"[..], b"", b";"], name),
+            IncomingCookie::One("4".into())
+        );
+        assert_eq!(
+            find_cookie([&b"x__Host-session=1; __Host-session=\xff"[..]], name),
+            IncomingCookie::One(b"\xff"[..].into())
         );
     }
 }

@@ -5,10 +5,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures_util::lock::Mutex;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Mutex;
 
 use super::anomaly::{FingerprintChange, FingerprintPolicy};
 use super::client;
@@ -108,11 +108,12 @@ pub(crate) struct State {
 /// [`Session::update`] for read-modify-write.
 #[derive(Clone)]
 pub struct Session {
-    engine: Arc<Engine>,
     shared: Arc<Shared>,
 }
 
+/// Everything a request's session needs, in one allocation.
 struct Shared {
+    engine: Arc<Engine>,
     /// Set once the session is loaded: lets an untouched session be committed without a lock.
     loaded: AtomicBool,
     state: Mutex<State>,
@@ -138,8 +139,8 @@ pub struct Deadlines {
 impl Session {
     pub(crate) fn new(engine: Arc<Engine>, incoming: IncomingCookie, meta: RequestMeta) -> Self {
         Self {
-            engine,
             shared: Arc::new(Shared {
+                engine,
                 loaded: AtomicBool::new(false),
                 state: Mutex::new(State {
                     incoming,
@@ -161,6 +162,10 @@ impl Session {
                 }),
             }),
         }
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.shared.engine
     }
 
     /// The value under `key`, if any.
@@ -358,7 +363,7 @@ impl Session {
         if state.login.is_some() {
             return Ok(Some(SignedDuration::ZERO));
         }
-        let now = self.engine.now();
+        let now = self.engine().now();
         Ok(match &state.current {
             Some(Current::Existing { record, .. }) if !state.destroy => {
                 record.auth_time.map(|t| now.duration_since(t))
@@ -393,7 +398,7 @@ impl Session {
     pub async fn devices(&self) -> Result<Vec<SessionInfo>, Error> {
         let (user, key) = self.user_and_key().await?;
         match user {
-            Some(user) => list_user_sessions(&self.engine, &user, key.as_ref())
+            Some(user) => list_user_sessions(self.engine(), &user, key.as_ref())
                 .await
                 .map_err(|e| self.report(e)),
             None => Ok(Vec::new()),
@@ -414,7 +419,7 @@ impl Session {
             return Ok(false);
         };
         let owned = self
-            .engine
+            .engine()
             .store
             .load(&key)
             .await
@@ -423,7 +428,7 @@ impl Session {
         if !owned {
             return Ok(false);
         }
-        revoke_key(&self.engine, &key)
+        revoke_key(self.engine(), &key)
             .await
             .map_err(|e| self.report(e))
     }
@@ -435,11 +440,11 @@ impl Session {
     ///
     /// [`Error::Store`] when the store fails.
     pub async fn revoke_others(&self) -> Result<u64, Error> {
-        if !matches!(self.engine.codec, Codec::Server) {
+        if !matches!(self.engine().codec, Codec::Server) {
             return self.revoke_other_cookies().await;
         }
         match self.user_and_key().await? {
-            (Some(user), key) => revoke_user(&self.engine, &user, key.as_ref())
+            (Some(user), key) => revoke_user(self.engine(), &user, key.as_ref())
                 .await
                 .map_err(|e| self.report(e)),
             (None, _) => Ok(0),
@@ -449,7 +454,7 @@ impl Session {
     /// Client modes: files a not-before time for the user and re-issues this session's cookie
     /// past it. Cookie sessions cannot be counted, so the answer is 0.
     async fn revoke_other_cookies(&self) -> Result<u64, Error> {
-        let Some(marks) = &self.engine.revocation else {
+        let Some(marks) = &self.engine().revocation else {
             return Err(Error::Unrepresentable(
                 "cookie sessions can only be revoked when the manager has a store",
             ));
@@ -463,7 +468,7 @@ impl Session {
         let Some(user) = user else {
             return Ok(0);
         };
-        super::revocation::end_user(&self.engine, marks, &user)
+        super::revocation::end_user(self.engine(), marks, &user)
             .await
             .map_err(|e| self.report(e))?;
         state.bump_issued = true;
@@ -489,12 +494,12 @@ impl Session {
         let current = match std::mem::replace(&mut state.incoming, IncomingCookie::Absent) {
             IncomingCookie::Absent => Current::New,
             IncomingCookie::Duplicate => {
-                self.engine.emit(SecurityEvent::DuplicateCookie);
+                self.engine().emit(SecurityEvent::DuplicateCookie);
                 state.clear_stale = true;
                 Current::New
             }
             IncomingCookie::One(value) => {
-                let engine = &self.engine;
+                let engine = self.engine();
                 let ip = state.meta.ip;
                 if engine.guessing.is_refused(ip, || engine.now()) {
                     // Not consumed: every later access is refused the same way.
@@ -505,7 +510,7 @@ impl Session {
                     Codec::Server => {
                         let now = engine.now();
                         state.loaded_at = Some(now);
-                        let loaded = match self.load_server(&value, ip, now).await {
+                        let loaded = match self.load_server(value.as_bytes(), ip, now).await {
                             Ok((mut current, via_grace)) => self
                                 .check_fingerprint(state, &mut current)
                                 .await
@@ -526,7 +531,8 @@ impl Session {
                         }
                     }
                     Codec::Sealed(_) | Codec::Flask(_) => {
-                        match client::load(engine, &value, ip).await {
+                        // Boxed: the cookie modes' state would bloat the server mode's future.
+                        match Box::pin(client::load(engine, value.as_bytes(), ip)).await {
                             Ok(loaded) => {
                                 state.reissue = loaded.reissue;
                                 state.client_sid = loaded.sid;
@@ -553,26 +559,24 @@ impl Session {
     /// Loads the session an ID names; the flag says it was reached through a renewal grace.
     async fn load_server(
         &self,
-        value: &str,
+        value: &[u8],
         ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<(Current, bool), Error> {
-        let engine = &self.engine;
+        let engine = self.engine();
         let Some(id) = SessionId::parse(value) else {
             engine.emit(SecurityEvent::UnknownId);
             engine.failed_cookie(ip);
             return Ok((Current::New, false));
         };
         let key = engine.hasher.key(&id);
-        let mut found = engine.store.load_shared(&key).await?;
-        if found.is_none() {
-            // Written before a key rotation? Look under the older keys.
-            for old_key in engine.hasher.fallback_keys(&id) {
-                if let Some(old) = engine.store.load(&old_key).await? {
-                    found = Some(Arc::new(Box::pin(self.migrate(old, key)).await?));
-                    break;
-                }
-            }
+        let mut found = match engine.store.try_load_shared(&key) {
+            Some(found) => found?,
+            None => engine.store.load_shared(&key).await?,
+        };
+        if found.is_none() && engine.hasher.has_fallbacks() {
+            // Boxed: a rare path whose records would otherwise bloat every request's future.
+            found = Box::pin(self.load_from_fallback(&id, key)).await?;
         }
         let Some(mut record) = found else {
             engine.emit(SecurityEvent::UnknownId);
@@ -596,7 +600,7 @@ impl Session {
 
     /// A loaded record as the request's session: live, or ended (expired just now, or before).
     async fn check_loaded(&self, record: Arc<Record>, now: Timestamp) -> Result<Current, Error> {
-        let engine = &self.engine;
+        let engine = self.engine();
         match record.end_reason_at(now) {
             None => Ok(Current::Existing { record }),
             Some(reason @ (EndReason::IdleExpired | EndReason::AbsoluteExpired))
@@ -628,7 +632,7 @@ impl Session {
         state: &mut State,
         current: &mut Current,
     ) -> Result<(), Error> {
-        let engine = &self.engine;
+        let engine = self.engine();
         let policy = engine.config.fingerprint;
         let Current::Existing { record } = current else {
             return Ok(());
@@ -680,6 +684,21 @@ impl Session {
         Ok(())
     }
 
+    /// Looks for a session written before a key rotation, under the older keys, and moves it to
+    /// the current key.
+    async fn load_from_fallback(
+        &self,
+        id: &SessionId,
+        key: crate::id::StoreKey,
+    ) -> Result<Option<Arc<Record>>, Error> {
+        for old_key in self.engine().hasher.fallback_keys(id) {
+            if let Some(old) = self.engine().store.load(&old_key).await? {
+                return Ok(Some(Arc::new(self.migrate(old, key).await?)));
+            }
+        }
+        Ok(None)
+    }
+
     /// Moves a record found under a retired ID-hash key to the current one.
     async fn migrate(&self, old: Record, new_key: crate::id::StoreKey) -> Result<Record, Error> {
         if !old.is_live() {
@@ -688,28 +707,28 @@ impl Session {
         let mut moved = old.clone();
         moved.key = new_key;
         moved.version = 0;
-        if self.engine.store.create(&moved).await? {
-            self.engine
+        if self.engine().store.create(&moved).await? {
+            self.engine()
                 .store
-                .end(&old.key, EndReason::Cycled, self.engine.now(), None)
+                .end(&old.key, EndReason::Cycled, self.engine().now(), None)
                 .await?;
             Ok(moved)
         } else {
             // Another request moved it first.
-            Ok(self.engine.store.load(&new_key).await?.unwrap_or(old))
+            Ok(self.engine().store.load(&new_key).await?.unwrap_or(old))
         }
     }
 
     /// Reports a security event about this request (logged, and given to the event sink), for
     /// layers built on the session such as CSRF protection.
     pub fn report_event(&self, event: SecurityEvent) {
-        self.engine.emit(event);
+        self.engine().emit(event);
     }
 
     /// Emits the store-error event for a store failure, and passes every error on.
     fn report(&self, error: Error) -> Error {
         if error.is_store() {
-            self.engine.emit(SecurityEvent::StoreError);
+            self.engine().emit(SecurityEvent::StoreError);
         }
         error
     }
@@ -722,7 +741,7 @@ impl Session {
 
     /// The `Set-Cookie` header that deletes the session cookie.
     pub fn clear_cookie_header(&self) -> String {
-        self.engine.config.cookie.clear_header()
+        self.engine().config.cookie.clear_header()
     }
 
     /// Saves what the request changed and says what the response must do with the cookie:
@@ -734,38 +753,64 @@ impl Session {
     /// [`Error::TooLarge`] when a cookie-held session outgrows a cookie. In every case nothing
     /// of this request was saved; the caller must not report success.
     pub async fn commit(&self) -> Result<Option<String>, Error> {
-        if !self.is_loaded() {
-            // Never touched: no lock, no I/O, no crypto, no cookie.
-            return Ok(None);
+        if let Some(done) = self.try_commit() {
+            return done;
         }
         let mut state = self.shared.state.lock().await;
         if state.committed {
             return Ok(None);
         }
         state.committed = true;
-        let action = match &self.engine.codec {
+        let action = match &self.engine().codec {
             Codec::Server => match self.nothing_to_save(&state) {
                 true => CookieAction::Keep,
-                // Boxed: the write paths hold whole records across awaits, and an inline future
-                // that size would be copied around on every request, even read-only ones.
+                // Boxed, as the cookie modes' commit: the write paths hold whole records across
+                // awaits, and an inline future that size would be copied on every request.
                 false => Box::pin(self.commit_server(&mut state))
                     .await
                     .map_err(|e| self.report(e))?,
             },
-            Codec::Sealed(_) | Codec::Flask(_) => client::commit(&self.engine, &mut state)
-                .await
-                .map_err(|e| self.report(e))?,
+            Codec::Sealed(_) | Codec::Flask(_) => {
+                Box::pin(client::commit(self.engine(), &mut state))
+                    .await
+                    .map_err(|e| self.report(e))?
+            }
         };
-        let cookie = &self.engine.config.cookie;
+        self.cookie_header(&state, action)
+    }
+
+    /// [`commit`](Self::commit) without waiting, when nothing needs the store: the session was
+    /// never touched, or (server mode) the request changed nothing and the idle deadline is not
+    /// yet due, the common read-only request. `None` means that `commit` must run.
+    pub fn try_commit(&self) -> Option<Result<Option<String>, Error>> {
+        if !self.is_loaded() {
+            // Never touched: no lock, no I/O, no crypto, no cookie.
+            return Some(Ok(None));
+        }
+        // Held elsewhere (a task the handler spawned, say): `commit` waits for it.
+        let mut state = self.shared.state.try_lock()?;
+        if state.committed {
+            return Some(Ok(None));
+        }
+        if !matches!(self.engine().codec, Codec::Server) || !self.nothing_to_save(&state) {
+            return None;
+        }
+        state.committed = true;
+        Some(self.cookie_header(&state, CookieAction::Keep))
+    }
+
+    /// The `Set-Cookie` header that carries out `action`, if one is needed.
+    fn cookie_header(&self, state: &State, action: CookieAction) -> Result<Option<String>, Error> {
+        let cookie = &self.engine().config.cookie;
         Ok(match action {
             CookieAction::Keep if state.clear_stale => Some(cookie.clear_header()),
             CookieAction::Keep => None,
             CookieAction::Clear => Some(cookie.clear_header()),
             CookieAction::Set(value) => {
-                let max_age = self.max_age(&state);
+                let max_age = self.max_age(state);
                 let header = cookie.set_header(&value, max_age);
                 if header.len() > MAX_SET_COOKIE_LEN {
-                    self.engine
+                    self.engine()
                         .emit(SecurityEvent::SizeLimit { len: header.len() });
                     return Err(Error::TooLarge {
                         len: header.len(),
@@ -795,8 +840,8 @@ impl Session {
             Some(Current::New) => true,
             Some(Current::Existing { record }) => {
                 // The request's time as of loading: one clock read per request.
-                let now = state.loaded_at.unwrap_or_else(|| self.engine.now());
-                !touch_due(record, now, self.engine.config.idle_timeout)
+                let now = state.loaded_at.unwrap_or_else(|| self.engine().now());
+                !touch_due(record, now, self.engine().config.idle_timeout)
             }
             None => true,
         }
@@ -805,14 +850,14 @@ impl Session {
     /// When periodic renewal is on and this session's ID is old enough: the grace deadline for
     /// the ID it replaces.
     fn renewal_due(&self, state: &State) -> Option<Timestamp> {
-        let renewal = self.engine.config.renewal?;
+        let renewal = self.engine().config.renewal?;
         if state.via_grace || state.destroy {
             return None;
         }
         let Some(Current::Existing { record }) = &state.current else {
             return None;
         };
-        let now = self.engine.now();
+        let now = self.engine().now();
         (now.duration_since(record.id_issued) >= renewal.every).then(|| now + renewal.grace)
     }
 
@@ -821,7 +866,7 @@ impl Session {
             Some(Current::Existing { record, .. }) => Some(
                 record
                     .absolute_deadline
-                    .duration_since(self.engine.now())
+                    .duration_since(self.engine().now())
                     .as_secs(),
             ),
             _ => None,
@@ -829,7 +874,7 @@ impl Session {
     }
 
     async fn commit_server(&self, state: &mut State) -> Result<CookieAction, Error> {
-        let engine = &self.engine;
+        let engine = self.engine();
         let now = engine.now();
         if state.destroy {
             if let Some(Current::Existing { record, .. }) = &state.current {
@@ -887,7 +932,7 @@ impl Session {
         data: BTreeMap<String, serde_json::Value>,
         user: Option<String>,
     ) -> Result<SessionId, Error> {
-        let engine = &self.engine;
+        let engine = self.engine();
         let now = engine.now();
         let absolute = now + engine.config.absolute_timeout;
         loop {
@@ -934,7 +979,7 @@ impl Session {
     /// but only if nobody wrote to it since it was loaded (otherwise their write is folded in
     /// first). With `renew`, the tombstone points to the new record until that grace deadline.
     async fn cycle(&self, state: &mut State, renew: Option<Timestamp>) -> Result<SessionId, Error> {
-        let engine = &self.engine;
+        let engine = self.engine();
         for attempt in 0..=engine.config.max_retries {
             let Some(Current::Existing { record: old, .. }) = &state.current else {
                 return Err(Error::SessionEnded);
@@ -1025,7 +1070,7 @@ impl Session {
         state: &mut State,
         update: Option<Update<'_>>,
     ) -> Result<Option<serde_json::Value>, Error> {
-        let engine = &self.engine;
+        let engine = self.engine();
         if matches!(state.current, Some(Current::New)) {
             // A new session: the update starts from nothing.
             let mut data = BTreeMap::new();

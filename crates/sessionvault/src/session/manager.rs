@@ -1,6 +1,6 @@
 //! The engine shared by all requests: store, keys, clock, configuration, events.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,20 +96,14 @@ pub struct RequestMeta {
 impl RequestMeta {
     /// The stored form of the address: the /24 of IPv4, the /48 of IPv6.
     pub(crate) fn ip_prefix(&self) -> Option<String> {
-        let mut prefix = String::new();
-        write_prefix(self.ip?, &mut prefix).ok()?;
-        Some(prefix)
+        Some(NetworkPrefix::of(self.ip?).as_str().to_owned())
     }
 
     /// True when the request comes from a network other than `recorded` (a stored
     /// [`ip_prefix`](Self::ip_prefix)); false when its address is unknown. Compares on the
     /// stack, since it runs on every loaded request.
     pub(crate) fn is_outside(&self, recorded: &str) -> bool {
-        let Some(ip) = self.ip else {
-            return false;
-        };
-        let mut prefix = StackText::default();
-        write_prefix(ip, &mut prefix).is_ok() && prefix.as_bytes() != recorded.as_bytes()
+        self.ip.is_some_and(|ip| !is_within(ip, recorded))
     }
 
     /// The user agent, cut to a length that cannot bloat a record.
@@ -125,41 +119,88 @@ impl RequestMeta {
     }
 }
 
-fn write_prefix(ip: IpAddr, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+/// True when `ip` lies in `network`, a stored [`NetworkPrefix`]. Parses the stored text rather
+/// than writing the request's, which costs less on every loaded request.
+fn is_within(ip: IpAddr, network: &str) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            write!(out, "{a}.{b}.{c}.0/24")
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            write!(out, "{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
+        IpAddr::V4(ip) => network
+            .strip_suffix("/24")
+            .and_then(|base| base.parse::<Ipv4Addr>().ok())
+            .is_some_and(|base| base.octets()[..3] == ip.octets()[..3]),
+        IpAddr::V6(ip) => network
+            .strip_suffix("/48")
+            .and_then(|base| base.parse::<Ipv6Addr>().ok())
+            .is_some_and(|base| base.segments()[..3] == ip.segments()[..3]),
     }
 }
 
-/// Text short enough for a network prefix, without an allocation.
-#[derive(Default)]
-struct StackText {
-    buf: [u8; 32],
+/// An address's network as text, `a.b.c.0/24` or `x:y:z::/48`, written on the stack without
+/// `fmt` (it is built on every loaded request).
+struct NetworkPrefix {
+    /// Long enough for the longest, `255.255.255.0/24` or `ffff:ffff:ffff::/48`.
+    buf: [u8; 24],
     len: usize,
 }
 
-impl StackText {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+impl NetworkPrefix {
+    fn of(ip: IpAddr) -> Self {
+        let mut prefix = Self {
+            buf: [0; 24],
+            len: 0,
+        };
+        match ip {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                for octet in [a, b, c] {
+                    prefix.push_decimal(octet);
+                    prefix.push(b".");
+                }
+                prefix.push(b"0/24");
+            }
+            IpAddr::V6(v6) => {
+                for segment in &v6.segments()[..3] {
+                    prefix.push_hex(*segment);
+                    prefix.push(b":");
+                }
+                prefix.push(b":/48");
+            }
+        }
+        prefix
     }
-}
 
-impl std::fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(std::fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+    /// `n` in decimal, without leading zeros.
+    fn push_decimal(&mut self, n: u8) {
+        let digits = [b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10];
+        let skip = match n {
+            0..=9 => 2,
+            10..=99 => 1,
+            _ => 0,
+        };
+        self.push(&digits[skip..]);
+    }
+
+    /// `n` in lower-case hexadecimal, without leading zeros.
+    fn push_hex(&mut self, n: u16) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digits = [12, 8, 4, 0].map(|shift| HEX[usize::from((n >> shift) & 0xf)]);
+        let skip = (n.leading_zeros() as usize / 4).min(3);
+        self.push(&digits[skip..]);
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        // Byte by byte: a few bytes at a time, where a `memcpy` call would cost more. Cannot
+        // overflow, since `buf` fits the longest prefix.
+        for &byte in bytes {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = byte;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation were pushed.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
 }
 
@@ -471,6 +512,49 @@ mod tests {
             !RequestMeta::default().is_outside("192.0.2.0/24"),
             "unknown is no change"
         );
+    }
+
+    #[test]
+    fn prefixes_are_written_as_fmt_would() {
+        for ip in [
+            "0.0.0.0",
+            "1.20.255.9",
+            "10.100.7.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "2001:db8::1",
+            "fe80:0:a:b::",
+            "1:10:abc::",
+            "a:ab:abc:abcd::",
+            "100:1000:fff0::",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"));
+            let expected = match ip {
+                IpAddr::V4(v4) => {
+                    let [a, b, c, _] = v4.octets();
+                    format!("{a}.{b}.{c}.0/24")
+                }
+                IpAddr::V6(v6) => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+                }
+            };
+            assert_eq!(NetworkPrefix::of(ip).as_str(), expected, "{ip}");
+            assert!(is_within(ip, &expected), "{ip} in {expected}");
+        }
+        for (ip, network) in [
+            ("192.0.2.1", "192.0.3.0/24"),
+            ("192.0.2.1", "192.0.2.0/16"),
+            ("192.0.2.1", "192.0.2.0"),
+            ("192.0.2.1", "2001:db8::/48"),
+            ("2001:db8::1", "2001:db9::/48"),
+            ("2001:db8::1", "192.0.2.0/24"),
+            ("2001:db8::1", "not an address/48"),
+        ] {
+            let ip: IpAddr = ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"));
+            assert!(!is_within(ip, network), "{ip} not in {network}");
+        }
     }
 
     #[test]

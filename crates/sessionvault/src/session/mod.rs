@@ -10,6 +10,8 @@ mod revocation;
 
 pub use anomaly::{FingerprintPolicy, GuessingLimit, user_agent_family};
 pub use config::SessionConfig;
-pub use cookie::{CookieConfig, IncomingCookie, MAX_SET_COOKIE_LEN, SameSite, find_cookie};
+pub use cookie::{
+    CookieConfig, CookieValue, IncomingCookie, MAX_SET_COOKIE_LEN, SameSite, find_cookie,
+};
 pub use handle::{Deadlines, Session};
 pub use manager::{CookieMode, RequestMeta, SessionInfo, SessionManager, SessionManagerBuilder};

@@ -155,6 +155,15 @@ pub trait SessionStore: Send + Sync + 'static {
         Ok(self.load(key).await?.map(Arc::new))
     }
 
+    /// [`load_shared`](Self::load_shared) at once, for a store that has the answer in process
+    /// memory: it saves the boxed future of a call through `dyn SessionStore` on every read.
+    /// `None` means "ask `load_shared`", which the default always answers; a store that wraps
+    /// another (to count or time calls) keeps the default so that every load passes through it.
+    fn try_load_shared(&self, key: &StoreKey) -> Option<Result<Option<Arc<Record>>, StoreError>> {
+        let _ = key;
+        None
+    }
+
     /// Stores a new record. `Ok(false)` when the key is taken.
     async fn create(&self, record: &Record) -> Result<bool, StoreError>;
 
