@@ -21,9 +21,11 @@
 //! ```
 //!
 //! The layer is lazy: a request whose handler never touches the session costs no store I/O
-//! and no cryptography. After the handler it saves what changed; if that fails the response is
-//! replaced by an error (503 for a store failure, 409 for a lost race), so a save is never
-//! reported as done when it was not.
+//! and no cryptography. A request that only reads makes one store call, the load, and is
+//! finished without waiting on anything after the handler (once per half idle window, a touch
+//! of the idle deadline follows the load). When something changed, the layer saves it after
+//! the handler; if that fails the response is replaced by an error (503 for a store failure,
+//! 409 for a lost race), so a save is never reported as done when it was not.
 
 pub mod csrf;
 mod error;
@@ -33,4 +35,4 @@ mod layer;
 pub use csrf::{CsrfLayer, CsrfService, CsrfToken};
 pub use error::SessionError;
 pub use extract::Session;
-pub use layer::{SessionLayer, SessionService};
+pub use layer::{ResponseFuture, SessionLayer, SessionService};

@@ -174,9 +174,11 @@ impl Session {
     ///
     /// [`Error::Store`] when loading fails; [`Error::ValueType`] when the value is not a `T`.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
-        let value = self.get_value(key).await?;
-        value
-            .map(|v| serde_json::from_value(v).map_err(|_| Error::ValueType { key: key.into() }))
+        let mut state = self.shared.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        // Read in place, without a copy of the stored value.
+        lookup(&state, key)
+            .map(|v| T::deserialize(v).map_err(|_| Error::ValueType { key: key.into() }))
             .transpose()
     }
 
@@ -188,7 +190,7 @@ impl Session {
     pub async fn get_value(&self, key: &str) -> Result<Option<serde_json::Value>, Error> {
         let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
-        Ok(lookup(&state, key))
+        Ok(lookup(&state, key).cloned())
     }
 
     /// How many keys the session holds.
@@ -1150,17 +1152,17 @@ impl Session {
 
 /// One key as the handler sees it, without copying the rest of the session: the latest change
 /// to it in this request, else the loaded value.
-fn lookup(state: &State, key: &str) -> Option<serde_json::Value> {
+fn lookup<'a>(state: &'a State, key: &str) -> Option<&'a serde_json::Value> {
     for change in state.changes.iter().rev() {
         match change {
-            Change::Set(k, v) if k == key => return Some(v.clone()),
+            Change::Set(k, v) if k == key => return Some(v),
             Change::Remove(k) if k == key => return None,
             Change::Clear => return None,
             _ => {}
         }
     }
     match &state.current {
-        Some(Current::Existing { record }) if !state.destroy => record.data.get(key).cloned(),
+        Some(Current::Existing { record }) if !state.destroy => record.data.get(key),
         _ => None,
     }
 }

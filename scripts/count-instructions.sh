@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The counter example's own CPU instructions per request over HTTP, counted by callgrind: for
+# /bare (no session layer) and /read (a session loaded from the memory store). Instruction
+# counts do not depend on what else the machine is doing, so they show changes of a few
+# percent that wrk's requests per second, on a shared machine, cannot. Kernel time is not
+# counted. Not part of CI.
+#
+#   ./scripts/count-instructions.sh [COUNTER_BINARY]
+#
+# valgrind hides the CPU's SHA extensions, so the ID hash runs sha2's portable code here; its
+# share is printed separately, since on the real CPU it costs a small fraction of that.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+for tool in valgrind callgrind_control callgrind_annotate wrk curl; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "error: $tool is needed (apt-get install valgrind wrk curl)" >&2
+        exit 2
+    fi
+done
+binary=${1:-}
+if [ -z "$binary" ]; then
+    cargo build --release --locked -p sessionvault-axum --example counter >&2
+    target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    binary="$target/release/examples/counter"
+fi
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+valgrind --tool=callgrind --compress-strings=no --compress-pos=no \
+    --callgrind-out-file="$work/out.%p" \
+    "$binary" --listen "127.0.0.1:$port" --store memory --insecure-dev >/dev/null 2>"$work/valgrind.log" &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do
+    curl -s "http://127.0.0.1:$port/bare" >/dev/null && break
+    sleep 0.2
+done
+cookie=$(curl -si "http://127.0.0.1:$port/incr" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: session=\([^;]*\).*/\1/p')
+echo "instructions per request in the counter process (callgrind; kernel not counted)"
+for path in /bare /read; do
+    callgrind_control -z "$server" >/dev/null 2>&1
+    requests=$(wrk -t1 -c8 -d4s -H "Cookie: session=$cookie" "http://127.0.0.1:$port$path" |
+        awk '/requests in/ {print $1}')
+    callgrind_control -d "${path#/}" "$server" >/dev/null 2>&1
+    dump=$(ls -t "$work"/out.* | head -1)
+    callgrind_annotate --threshold=100 "$dump" >"$work/annotated"
+    total=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' "$work/annotated")
+    sha=$(awk '/sha2::sha256::soft::compress/ {gsub(",", "", $1); s += $1} END {print s + 0}' "$work/annotated")
+    printf '%-6s %8d requests  %7d instructions each, of which portable SHA-256 %d\n' \
+        "$path" "$requests" $((total / requests)) $((sha / requests))
+done
