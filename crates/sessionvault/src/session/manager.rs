@@ -551,6 +551,9 @@ mod tests {
             ("2001:db8::1", "2001:db9::/48"),
             ("2001:db8::1", "192.0.2.0/24"),
             ("2001:db8::1", "not an address/48"),
+            ("192.0.2.1", "192.0.2.1.0/24"),
+            ("192.0.2.1", "192.0.0.0/24"),
+            ("2001:db8::1", "2001:db8::/48x"),
         ] {
             let ip: IpAddr = ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"));
             assert!(!is_within(ip, network), "{ip} not in {network}");
