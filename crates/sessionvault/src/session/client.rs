@@ -88,7 +88,7 @@ pub(crate) struct Loaded {
 /// [`Error::Store`] when the denylist cannot be read: failing closed, as server mode does.
 pub(crate) async fn load(
     engine: &Engine,
-    value: &[u8],
+    value: &str,
     ip: Option<IpAddr>,
 ) -> Result<Loaded, Error> {
     let fresh = Loaded {
@@ -97,8 +97,6 @@ pub(crate) async fn load(
         sid: None,
     };
     let name = &engine.config.cookie.name;
-    // Not text: not a cookie this server made, so tampered like any other that fails to open.
-    let value = std::str::from_utf8(value).unwrap_or_default();
     let decoded = match &engine.codec {
         Codec::Sealed(codec) => codec.open(name, value).ok().and_then(|(plain, key)| {
             serde_json::from_slice::<Sealed>(&plain)

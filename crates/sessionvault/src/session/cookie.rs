@@ -160,12 +160,6 @@ impl From<String> for CookieValue {
     }
 }
 
-impl From<&String> for CookieValue {
-    fn from(text: &String) -> Self {
-        Self::from(text.as_str())
-    }
-}
-
 impl fmt::Debug for CookieValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CookieValue([REDACTED; {} bytes])", self.0.len())

@@ -533,8 +533,11 @@ impl Session {
                         }
                     }
                     Codec::Sealed(_) | Codec::Flask(_) => {
-                        // Boxed: the cookie modes' state would bloat the server mode's future.
-                        match Box::pin(client::load(engine, value.as_bytes(), ip)).await {
+                        // A value that is not text is no cookie of ours: it fails to open, as
+                        // forgeries do. Boxed: the cookie modes' state would bloat the server
+                        // mode's future.
+                        let text = value.to_str().unwrap_or_default();
+                        match Box::pin(client::load(engine, text, ip)).await {
                             Ok(loaded) => {
                                 state.reissue = loaded.reissue;
                                 state.client_sid = loaded.sid;
