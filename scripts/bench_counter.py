@@ -21,6 +21,10 @@ PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU = ["taskset", "-c", "0"] if PIN else []
 WRK_CPU = ["taskset", "-c", "1"] if PIN else []
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+# Every request says it comes from a desktop browser, as a session's requests do: the session
+# records the user agent and compares it on every load, a cost that a load without one hides.
+BROWSER = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/131.0.0.0 Safari/537.36")
 
 
 def start(binary, store):
@@ -34,7 +38,7 @@ def start(binary, store):
 
 
 def get(base, path, cookie=None):
-    req = urllib.request.Request(base + path)
+    req = urllib.request.Request(base + path, headers={"User-Agent": BROWSER})
     if cookie:
         req.add_header("Cookie", f"session={cookie}")
     with urllib.request.urlopen(req) as resp:
@@ -48,7 +52,7 @@ def get(base, path, cookie=None):
 def wrk(base, path, cookie, seconds, connections):
     out = subprocess.run(
         WRK_CPU + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-H",
-                   f"Cookie: session={cookie}", base + path],
+                   f"Cookie: session={cookie}", "-H", f"User-Agent: {BROWSER}", base + path],
         capture_output=True, text=True, check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -85,7 +89,8 @@ def main():
     binary, seconds, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     stores = [s for s in sys.argv[4:] if s]
     where = "server on CPU 0, wrk on CPU 1" if PIN else "unpinned"
-    print(f"wrk -t1 -c{connections}, {seconds} s per run, {where}; /bare and /read interleaved "
+    print(f"wrk -t1 -c{connections}, {seconds} s per run, a browser's User-Agent, {where}; "
+          f"/bare and /read interleaved "
           f"{ROUNDS} times; req/s are medians, /read vs bare the median of the {ROUNDS} "
           f"back-to-back pairs' ratios (their quartiles in brackets)")
     print(f"{'store':<8} {'endpoint':<7} {'req/s':>10} {'vs bare':>8}  notes")

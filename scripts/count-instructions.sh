@@ -35,11 +35,14 @@ for _ in $(seq 100); do
     curl -s "http://127.0.0.1:$port/bare" >/dev/null && break
     sleep 0.2
 done
-cookie=$(curl -si "http://127.0.0.1:$port/incr" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: session=\([^;]*\).*/\1/p')
+# A desktop browser's user agent on every request, as in bench-counter.sh: the session compares
+# it on every load.
+browser="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+cookie=$(curl -si -A "$browser" "http://127.0.0.1:$port/incr" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: session=\([^;]*\).*/\1/p')
 echo "instructions per request in the counter process (callgrind; kernel not counted)"
 for path in /bare /read; do
     callgrind_control -z "$server" >/dev/null 2>&1
-    requests=$(wrk -t1 -c8 -d4s -H "Cookie: session=$cookie" "http://127.0.0.1:$port$path" |
+    requests=$(wrk -t1 -c8 -d4s -H "Cookie: session=$cookie" -H "User-Agent: $browser" "http://127.0.0.1:$port$path" |
         awk '/requests in/ {print $1}')
     callgrind_control -d "${path#/}" "$server" >/dev/null 2>&1
     dump=$(ls -t "$work"/out.* | head -1)

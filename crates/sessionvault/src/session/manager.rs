@@ -84,6 +84,9 @@ impl Engine {
     }
 }
 
+/// The longest user agent a record keeps, in characters.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
 /// Facts about the request that the session records for the devices list and anomaly checks.
 #[derive(Clone, Debug, Default)]
 pub struct RequestMeta {
@@ -115,11 +118,18 @@ impl RequestMeta {
         self.ip.is_some_and(|ip| !is_within(ip, recorded))
     }
 
-    /// The user agent, cut to a length that cannot bloat a record.
+    /// The user agent, cut to [`MAX_USER_AGENT_CHARS`] so that it cannot bloat a record.
     pub(crate) fn user_agent_str(&self) -> Option<&str> {
-        self.user_agent
-            .as_deref()
-            .map(|ua| ua.char_indices().nth(256).map_or(ua, |(end, _)| &ua[..end]))
+        self.user_agent.as_deref().map(|ua| {
+            // No more bytes than the limit means no more characters: browsers' user agents, on
+            // every loaded request, are kept without walking them character by character.
+            if ua.len() <= MAX_USER_AGENT_CHARS {
+                return ua;
+            }
+            ua.char_indices()
+                .nth(MAX_USER_AGENT_CHARS)
+                .map_or(ua, |(end, _)| &ua[..end])
+        })
     }
 
     /// [`user_agent_str`](Self::user_agent_str), owned for storing.
@@ -491,10 +501,23 @@ mod tests {
 
     #[test]
     fn user_agents_are_cut_at_256_characters() {
-        let long = RequestMeta {
-            user_agent: Some("é".repeat(300)),
-            ip: None,
+        let cut = |ua: String| {
+            RequestMeta {
+                user_agent: Some(ua),
+                ip: None,
+            }
+            .user_agent_str()
+            .map(str::to_owned)
         };
-        assert_eq!(long.user_agent_str().map(|s| s.chars().count()), Some(256));
+        // Cut at a character, not a byte, whatever the width of the characters.
+        assert_eq!(cut("é".repeat(300)), Some("é".repeat(256)));
+        assert_eq!(cut("é".repeat(256)), Some("é".repeat(256)));
+        assert_eq!(cut("a".repeat(257)), Some("a".repeat(256)));
+        assert_eq!(cut("a".repeat(256)), Some("a".repeat(256)));
+        assert_eq!(cut("a".repeat(255) + "é"), Some("a".repeat(255) + "é"));
+        assert_eq!(cut("a".repeat(256) + "é"), Some("a".repeat(256)));
+        let browser = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0";
+        assert_eq!(cut(browser.into()).as_deref(), Some(browser));
+        assert_eq!(RequestMeta::default().user_agent_str(), None);
     }
 }
