@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 use sessionvault::{EndReason, EventSink, SecurityEvent};
+use tokio::sync::oneshot;
 
 /// True when `./scripts/test.sh` could neither find nor start `service` and asked, through
 /// `SESSIONVAULT_SKIP_SERVICES` (a comma-separated list), for its tests to be skipped. The
@@ -22,14 +23,15 @@ pub fn skip_requested(service: &str) -> bool {
         .is_ok_and(|list| list.split(',').any(|s| s.trim() == service))
 }
 
-/// Wraps a store: counts calls (all, and writes), and fails every call while `down` is set.
-/// Clones share counters and switch.
+/// Wraps a store: counts calls (all, and writes), fails every call while `down` is set, and
+/// can hold a compare-and-set until released. Clones share counters and switches.
 #[derive(Clone)]
 pub struct TestStore<S> {
     inner: S,
     calls: Arc<AtomicUsize>,
     writes: Arc<AtomicUsize>,
     down: Arc<AtomicBool>,
+    held_save: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
 }
 
 impl<S: SessionStore + Clone> TestStore<S> {
@@ -41,6 +43,7 @@ impl<S: SessionStore + Clone> TestStore<S> {
             calls: Arc::default(),
             writes: Arc::default(),
             down: Arc::default(),
+            held_save: Arc::default(),
         }
     }
 
@@ -57,6 +60,14 @@ impl<S: SessionStore + Clone> TestStore<S> {
     /// Writing store calls so far.
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Makes the next `save_if` wait (as on a stalled server) until the returned sender is
+    /// used or dropped; the calls after it go through.
+    pub fn hold_next_save(&self) -> oneshot::Sender<()> {
+        let (release, held) = oneshot::channel();
+        *self.held_save.lock().unwrap_or_else(|p| p.into_inner()) = Some(held);
+        release
     }
 
     /// Makes every call fail (as a dead server would) until set back.
@@ -92,6 +103,14 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
     }
     async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
         self.check(true)?;
+        let held = self
+            .held_save
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(held) = held {
+            let _ = held.await;
+        }
         // Let concurrent requests interleave between their load and their save.
         tokio::task::yield_now().await;
         self.inner.save_if(record, expected).await

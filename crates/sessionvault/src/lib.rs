@@ -22,7 +22,8 @@
 //!   reads see the stored session plus its own writes; its writes are recorded as a change set
 //!   and saved after the handler by compare-and-set, replayed on the fresh record when another
 //!   request saved first. [`Session::update`] does read-modify-write that concurrent requests
-//!   cannot lose.
+//!   cannot lose. Within one process, writers of one session take turns, each starting from
+//!   the record the one before saved, so they do not lose races to each other.
 //! - [`store`]: the [`SessionStore`] trait (create-if-absent, compare-and-set, tombstones, a
 //!   per-user index) and [`MemoryStore`]; SQL and Redis stores live in their own crates.
 //! - [`Keyring`]: the secret that signs and the older secrets that still verify, each checked

@@ -56,7 +56,8 @@ impl SessionConfig {
     }
 
     /// How often a save that lost a race is retried before the request gets an explicit
-    /// conflict error.
+    /// conflict error. Writers in one process take turns, so races come from other processes
+    /// (or a copy that went stale before its turn, which one retry settles).
     pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self

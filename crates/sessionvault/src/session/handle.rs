@@ -104,8 +104,9 @@ pub(crate) struct State {
 ///
 /// Reads see the stored session with this request's own writes applied. Writes are recorded
 /// and saved after the handler, by compare-and-set: when another request saved in between, the
-/// writes are replayed on its version, so writes to different keys are never lost. Use
-/// [`Session::update`] for read-modify-write.
+/// writes are replayed on its version, so writes to different keys are never lost. Within one
+/// process, writers of one session take turns: only another process's save makes one retry.
+/// Use [`Session::update`] for read-modify-write.
 #[derive(Clone)]
 pub struct Session {
     shared: Arc<Shared>,
@@ -1102,6 +1103,15 @@ impl Session {
             // Client modes have no store to race with: the cookie carries the result.
             return client::write_in_memory(state, update);
         }
+        let Some(Current::Existing { record }) = &mut state.current else {
+            return Err(Error::SessionEnded);
+        };
+        // This process's writers of the session take turns: each starts from the record the
+        // one before it saved, so that only another process's write can make it retry.
+        let mut turn = engine.turns.take(record.key).await;
+        if let Some(newer) = turn.newer_than(record) {
+            *record = newer;
+        }
         for attempt in 0..=engine.config.max_retries {
             let Some(Current::Existing { record, .. }) = &state.current else {
                 return Err(Error::SessionEnded);
@@ -1127,8 +1137,10 @@ impl Session {
             if engine.store.save_if(&next, record.version).await? {
                 state.changes.clear();
                 state.stale_auth = false;
+                let next = Arc::new(next);
+                turn.saved(Arc::clone(&next));
                 if let Some(Current::Existing { record, .. }) = &mut state.current {
-                    *record = Arc::new(next);
+                    *record = next;
                 }
                 return Ok(saved);
             }

@@ -10,6 +10,7 @@ use super::anomaly::GuessingDetector;
 use super::config::SessionConfig;
 use super::cookie::IncomingCookie;
 use super::handle::Session;
+use super::turns::Turns;
 use crate::clock::{Clock, SystemClock};
 use crate::events::{EndReason, EventSink, SecurityEvent, emit};
 use crate::flask::FlaskCodec;
@@ -60,6 +61,8 @@ pub(crate) struct Engine {
     pub(crate) guessing: GuessingDetector,
     /// Client modes given a store: the keys of the denylist (see [`super::revocation`]).
     pub(crate) revocation: Option<IdHasher>,
+    /// This process's writers of one session take turns.
+    pub(crate) turns: Turns,
 }
 
 impl Engine {
@@ -280,6 +283,7 @@ impl SessionManagerBuilder {
                 clock: self.clock,
                 guessing: GuessingDetector::new(self.config.guessing),
                 revocation,
+                turns: Turns::default(),
                 config: self.config,
                 events: self.events,
                 codec,
