@@ -434,7 +434,8 @@ async fn new_session(manager: &SessionManager) -> String {
 }
 
 /// Through the engine: parallel requests writing different keys all land, and parallel
-/// increments through `update` all count.
+/// increments through `update` all succeed and all count (writers in one process take turns,
+/// so none runs out of retries).
 pub async fn sessions_merge_concurrent_writes<S: SessionStore + Clone>(store: S) {
     let clock = ManualClock::new(t0());
     let m = manager(store, &clock);
@@ -464,6 +465,7 @@ pub async fn sessions_merge_concurrent_writes<S: SessionStore + Clone>(store: S)
             "k{i}"
         );
     }
+    assert_eq!(increments, 32, "an increment ran out of retries");
     assert_eq!(s.get::<i64>("n").await.expect("get"), Some(increments));
 }
 

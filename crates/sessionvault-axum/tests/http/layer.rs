@@ -189,30 +189,12 @@ async fn fifty_parallel_requests_keep_every_write() {
             })
         })
         .collect();
-    let mut increments = 1;
     for t in tasks {
-        let (set, inc) = t.await.unwrap();
-        assert_eq!(
-            set,
-            StatusCode::OK,
-            "a write to its own key never conflicts for long"
-        );
-        if inc == StatusCode::OK {
-            increments += 1;
-        } else {
-            assert_eq!(
-                inc,
-                StatusCode::CONFLICT,
-                "a lost increment is reported, never silent"
-            );
-        }
+        // Requests in one process take turns on the session: none runs out of retries.
+        assert_eq!(t.await.unwrap(), (StatusCode::OK, StatusCode::OK));
     }
     let r = app.call("GET", "/incr", Some(&cookie), "").await;
-    assert_eq!(
-        body(r).await,
-        (increments + 1).to_string(),
-        "every reported increment counted"
-    );
+    assert_eq!(body(r).await, "66", "every increment counted");
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::id::StoreKey;
+use crate::id::{KeyBytes, StoreKey};
 use crate::store::Record;
 
 /// The longest a writer waits for its turn. A writer stuck on a slow store must not hold up the
@@ -27,7 +27,7 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(1);
 /// sessions being written at this moment.
 #[derive(Default)]
 pub(crate) struct Turns {
-    sessions: Mutex<HashMap<StoreKey, Arc<Slot>>>,
+    sessions: Mutex<HashMap<StoreKey, Arc<Slot>, KeyBytes>>,
 }
 
 /// One session's queue (tokio's mutex is fair: writers go in the order they came) and the
@@ -63,7 +63,7 @@ impl Turns {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StoreKey, Arc<Slot>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StoreKey, Arc<Slot>, KeyBytes>> {
         // The map is consistent between statements: a panic elsewhere cannot leave it torn.
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }

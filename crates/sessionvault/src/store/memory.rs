@@ -2,7 +2,6 @@
 //! sessions on restart.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -10,45 +9,13 @@ use jiff::Timestamp;
 
 use super::{Record, SessionStore, StoreError};
 use crate::events::EndReason;
-use crate::id::StoreKey;
+use crate::id::{KeyBytes, StoreKey};
 
 #[derive(Default)]
 struct Inner {
     /// Shared, so that a read lends the record instead of copying it; writes replace it.
     records: HashMap<StoreKey, Arc<Record>, KeyBytes>,
     by_user: HashMap<String, HashSet<StoreKey, KeyBytes>>,
-}
-
-/// Hashing for sets and maps of [`StoreKey`]s. A store key is an HMAC output: uniform, and
-/// beyond any client's control without the server's secret. Its own bytes are therefore a hash
-/// that nobody can steer into collisions, and SipHash over them would cost more than the rest
-/// of a lookup.
-#[derive(Clone, Copy, Default)]
-struct KeyBytes;
-
-impl BuildHasher for KeyBytes {
-    type Hasher = KeyBytesHasher;
-
-    fn build_hasher(&self) -> KeyBytesHasher {
-        KeyBytesHasher(0)
-    }
-}
-
-struct KeyBytesHasher(u64);
-
-impl Hasher for KeyBytesHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // A key hashes as a length, then its 32 bytes: the first eight of each write are folded
-        // in, so the constant length only shifts every hash alike.
-        let mut word = [0u8; 8];
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
-        self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 impl Inner {
