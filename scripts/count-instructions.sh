@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The counter example's own CPU instructions per request over HTTP, counted by callgrind: for
-# /bare (no session layer) and /read (a session loaded from the memory store). Instruction
-# counts do not depend on what else the machine is doing, so they show changes of a few
-# percent that wrk's requests per second, on a shared machine, cannot. Kernel time is not
-# counted. Not part of CI.
+# /bare (no session layer), /read (a session loaded from the memory store) and /incr (loaded
+# and saved by compare-and-set). Instruction counts do not depend on what else the machine is
+# doing, so they show changes of a few percent that wrk's requests per second, on a shared
+# machine, cannot. Kernel time is not counted. Not part of CI.
 #
 #   ./scripts/count-instructions.sh [COUNTER_BINARY]
 #
@@ -40,7 +40,7 @@ done
 browser="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 cookie=$(curl -si -A "$browser" "http://127.0.0.1:$port/incr" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: session=\([^;]*\).*/\1/p')
 echo "instructions per request in the counter process (callgrind; kernel not counted)"
-for path in /bare /read; do
+for path in /bare /read /incr; do
     callgrind_control -z "$server" >/dev/null 2>&1
     requests=$(wrk -t1 -c8 -d4s -H "Cookie: session=$cookie" -H "User-Agent: $browser" "http://127.0.0.1:$port$path" |
         awk '/requests in/ {print $1}')
