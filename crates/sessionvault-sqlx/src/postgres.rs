@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
-
-use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
+
+use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 
 /// Rows a single sweep statement deletes at most, so a sweep never holds many row locks or
 /// runs long enough to slow requests down; [`SessionStore::sweep`] repeats it until done.

@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
-
-use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
+
+use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 
 /// The schema, applied on open. Each statement is idempotent.
 const SCHEMA: &[&str] = &[

@@ -30,6 +30,21 @@ async fn new_session(h: &Harness) -> String {
     )
 }
 
+/// Ten requests that each increment `n` through `update`; how many succeeded. A failure must be
+/// an explicit conflict, never a silent loss.
+async fn increment_ten_times(manager: &SessionManager, cookie: &str) -> i64 {
+    let mut ok = 0;
+    for _ in 0..10 {
+        let s = manager.session(IncomingCookie::One(cookie.into()), RequestMeta::default());
+        match s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await {
+            Ok(_) => ok += 1,
+            Err(e) => assert!(e.is_conflict(), "{e}"),
+        }
+        s.commit().await.unwrap();
+    }
+    ok
+}
+
 #[tokio::test]
 async fn untouched_sessions_cost_no_store_io_and_set_no_cookie() {
     let h = harness();
@@ -265,18 +280,7 @@ async fn concurrent_increments_are_never_lost() {
         .map(|_| {
             let h = Arc::clone(&h);
             let cookie = cookie.clone();
-            tokio::spawn(async move {
-                let mut ok = 0;
-                for _ in 0..10 {
-                    let s = h.request(Some(&cookie));
-                    match s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await {
-                        Ok(_) => ok += 1,
-                        Err(e) => assert!(e.is_conflict(), "{e}"),
-                    }
-                    s.commit().await.unwrap();
-                }
-                ok
-            })
+            tokio::spawn(async move { increment_ten_times(&h.manager, &cookie).await })
         })
         .collect();
     let mut succeeded = 0;
@@ -383,21 +387,7 @@ async fn writers_in_two_processes_never_lose_an_increment() {
         .map(|i| {
             let manager = Arc::clone(&processes[i % 2]);
             let cookie = cookie.clone();
-            tokio::spawn(async move {
-                let mut ok = 0;
-                for _ in 0..10 {
-                    let s = manager.session(
-                        IncomingCookie::One(cookie.as_str().into()),
-                        RequestMeta::default(),
-                    );
-                    match s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await {
-                        Ok(_) => ok += 1,
-                        Err(e) => assert!(e.is_conflict(), "{e}"),
-                    }
-                    s.commit().await.unwrap();
-                }
-                ok
-            })
+            tokio::spawn(async move { increment_ten_times(&manager, &cookie).await })
         })
         .collect();
     let mut succeeded = 0;

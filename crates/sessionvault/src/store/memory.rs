@@ -75,6 +75,11 @@ impl MemoryStore {
         // map operation), so a poisoned lock is still consistent.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The stored record itself, lent rather than copied.
+    fn shared(&self, key: &StoreKey) -> Option<Arc<Record>> {
+        self.lock().records.get(key).cloned()
+    }
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -92,11 +97,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load_shared(&self, key: &StoreKey) -> Result<Option<Arc<Record>>, StoreError> {
-        Ok(self.lock().records.get(key).cloned())
+        Ok(self.shared(key))
     }
 
     fn try_load_shared(&self, key: &StoreKey) -> Option<Result<Option<Arc<Record>>, StoreError>> {
-        Some(Ok(self.lock().records.get(key).cloned()))
+        Some(Ok(self.shared(key)))
     }
 
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
