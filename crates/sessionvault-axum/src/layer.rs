@@ -74,11 +74,8 @@ where
             name,
         );
         let meta = RequestMeta {
-            user_agent: request
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            // Shares the header's bytes: read only if the handler loads the session.
+            user_agent: request.headers().get(header::USER_AGENT).cloned(),
             ip: request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()

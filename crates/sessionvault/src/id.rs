@@ -1,8 +1,8 @@
 //! Session IDs and the keys under which stores keep them.
 //!
 //! The raw ID lives only in the cookie and, for one request, in memory. Stores see a
-//! [`StoreKey`]: an HMAC-SHA256 of the ID under a key derived from the keyring, so a leaked
-//! database or Redis dump holds nothing that works as a cookie.
+//! [`StoreKey`]: an HMAC-SHA256 of the ID's text under a key derived from the keyring, so a
+//! leaked database or Redis dump holds nothing that works as a cookie.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -18,10 +18,30 @@ use crate::Keyring;
 /// Random bytes in an ID: 256 bits, far past ASVS's 128.
 pub const ID_BYTES: usize = 32;
 
-/// A session ID as the cookie carries it. The value cannot be printed by accident: `Debug` shows
-/// only that it is an ID.
+/// Characters in an ID's cookie value: [`ID_BYTES`] in base64url without padding.
+const ID_CHARS: usize = 43;
+
+/// The base64url alphabet: each character's six-bit value, [`NOT_BASE64URL`] for other bytes.
+const BASE64URL: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut table = [NOT_BASE64URL; 256];
+    let mut i = 0;
+    while i < alphabet.len() {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Marks a byte outside the base64url alphabet in [`BASE64URL`].
+const NOT_BASE64URL: u8 = 0xff;
+
+/// A session ID, held as the cookie carries it: the base64url text of 256 random bits. Stores
+/// key sessions by the keyed hash of this text, so a request that presents an ID checks its
+/// characters and hashes them, without decoding. The value cannot be printed by accident:
+/// `Debug` shows only that it is an ID.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionId(Zeroizing<[u8; ID_BYTES]>);
+pub struct SessionId(Zeroizing<[u8; ID_CHARS]>);
 
 impl SessionId {
     /// A fresh ID from the operating system's CSPRNG.
@@ -32,24 +52,32 @@ impl SessionId {
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut bytes = Zeroizing::new([0u8; ID_BYTES]);
         getrandom::fill(bytes.as_mut())?;
-        Ok(Self(bytes))
+        let mut text = Zeroizing::new([0u8; ID_CHARS]);
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(bytes.as_ref(), text.as_mut())
+            .unwrap_or_else(|_| unreachable!("32 bytes are 43 characters of base64url"));
+        debug_assert_eq!(written, ID_CHARS);
+        Ok(Self(text))
     }
 
-    /// Reads an ID from a cookie value: exactly 43 characters of base64url. Anything else is
-    /// not an ID this server issued.
+    /// Reads an ID from a cookie value: exactly the 43 characters of base64url that
+    /// [`generate`](Self::generate) can produce. Anything else is not an ID this server
+    /// issued.
     pub fn parse(text: impl AsRef<[u8]>) -> Option<Self> {
-        let text = text.as_ref();
-        if text.len() != 43 {
-            return None;
-        }
-        let mut bytes = Zeroizing::new([0u8; ID_BYTES]);
-        let n = URL_SAFE_NO_PAD.decode_slice(text, bytes.as_mut()).ok()?;
-        (n == ID_BYTES).then_some(Self(bytes))
+        let text: &[u8; ID_CHARS] = text.as_ref().try_into().ok()?;
+        // No early exit: a branch-free loop over 43 bytes, which the compiler unrolls.
+        let alphabet = text.iter().fold(true, |ok, &c| {
+            ok & (BASE64URL[usize::from(c)] != NOT_BASE64URL)
+        });
+        // The 43 characters carry 258 bits: the last one's two low bits are beyond the 256 and
+        // zero in every ID issued. Other endings decode to the same bytes, and were never issued.
+        let canonical = BASE64URL[usize::from(text[ID_CHARS - 1])] & 0b11 == 0;
+        (alphabet && canonical).then(|| Self(Zeroizing::new(*text)))
     }
 
     /// The cookie value: 43 characters of base64url.
     pub fn to_cookie_value(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0.as_ref())
+        self.0.iter().copied().map(char::from).collect()
     }
 }
 
@@ -59,7 +87,8 @@ impl fmt::Debug for SessionId {
     }
 }
 
-/// The key a store files a session under: HMAC-SHA256 of the ID. Safe to store and to log.
+/// The key a store files a session under: HMAC-SHA256 of the ID's text. Safe to store and to
+/// log.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StoreKey([u8; 32]);
 
@@ -180,6 +209,7 @@ impl IdHasher {
     }
 
     fn key_with(&self, index: usize, id: &SessionId) -> StoreKey {
+        // The hash of the text the cookie carries: no decoding on the way to the store.
         self.mac(index, &[id.0.as_ref()])
     }
 
@@ -261,6 +291,45 @@ mod tests {
             &"!".repeat(43),
         ] {
             assert!(SessionId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_end_only_in_characters_that_carry_no_extra_bits() {
+        let mut endings = std::collections::BTreeSet::new();
+        for _ in 0..2_000 {
+            let text = SessionId::generate().unwrap().to_cookie_value();
+            endings.insert(text.as_bytes()[42]);
+        }
+        // The sixteen characters whose values are multiples of four.
+        assert_eq!(endings.into_iter().collect::<Vec<_>>(), b"048AEIMQUYcgkosw");
+        let valid = SessionId::generate().unwrap().to_cookie_value();
+        for ending in ["B", "D", "_", "-", "1", "z"] {
+            let other = format!("{}{ending}", &valid[..42]);
+            assert!(SessionId::parse(&other).is_none(), "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Parsing accepts exactly the values that decode, canonically, to 32 bytes.
+        #[test]
+        fn parse_accepts_exactly_canonical_base64url_of_32_bytes(
+            text in "[A-Za-z0-9_\\-]{43}|[A-Za-z0-9_\\-+/=.!]{41,45}",
+        ) {
+            let decodes = URL_SAFE_NO_PAD
+                .decode(&text)
+                .is_ok_and(|bytes| bytes.len() == ID_BYTES);
+            let parsed = SessionId::parse(&text);
+            proptest::prop_assert_eq!(parsed.is_some(), decodes);
+            if let Some(id) = parsed {
+                proptest::prop_assert_eq!(id.to_cookie_value(), text);
+            }
+        }
+
+        /// Every byte string of the right length either parses or is refused, never panics.
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 43)) {
+            let _ = SessionId::parse(&bytes);
         }
     }
 

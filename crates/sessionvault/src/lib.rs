@@ -83,6 +83,10 @@ pub mod sealed;
 pub mod session;
 pub mod store;
 
+/// The `http` crate, whose `HeaderValue` carries `RequestMeta::user_agent`: the same version
+/// this crate was built with.
+pub use http;
+
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::Error;
 pub use events::{EndReason, EventCounts, EventSink, SecurityEvent};

@@ -27,7 +27,7 @@ fn harness(config: SessionConfig) -> Harness {
 impl Harness {
     fn request_from(&self, cookie: Option<&str>, agent: &str, ip: &str) -> Session {
         let meta = RequestMeta {
-            user_agent: Some(agent.to_owned()),
+            user_agent: Some(http::HeaderValue::from_str(agent).unwrap()),
             ip: Some(ip.parse().unwrap()),
         };
         self.request_with(cookie, meta)

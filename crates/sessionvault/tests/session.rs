@@ -477,7 +477,7 @@ async fn users_see_and_end_their_sessions() {
         let s = h.manager.session(
             IncomingCookie::Absent,
             RequestMeta {
-                user_agent: Some(agent.into()),
+                user_agent: Some(http::HeaderValue::from_static(agent)),
                 ip: Some("203.0.113.9".parse().unwrap()),
             },
         );

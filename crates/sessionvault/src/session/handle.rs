@@ -650,11 +650,13 @@ impl Session {
             .ip
             .as_deref()
             .is_some_and(|recorded| state.meta.is_outside(recorded));
-        let Some(change) = FingerprintChange::between(
-            record.user_agent.as_deref(),
-            state.meta.user_agent_str(),
-            network_changed,
-        ) else {
+        let recorded_agent = record.user_agent.as_deref();
+        let agent = match recorded_agent {
+            Some(recorded) if state.meta.has_user_agent(recorded) => recorded_agent,
+            _ => state.meta.user_agent_str(),
+        };
+        let Some(change) = FingerprintChange::between(recorded_agent, agent, network_changed)
+        else {
             return Ok(());
         };
         engine.emit(SecurityEvent::FingerprintChanged {
