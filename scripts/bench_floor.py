@@ -1,0 +1,57 @@
+"""Runs the counter's /read and the floor example's /floor under wrk; see bench-floor.sh.
+
+Usage: bench_floor.py COUNTER_BINARY FLOOR_BINARY SECONDS CONNECTIONS
+"""
+
+import statistics
+import subprocess
+import sys
+
+from bench_counter import ROUNDS, SERVER_CPU, get, start, wrk
+
+
+def start_floor(binary):
+    proc = subprocess.Popen(SERVER_CPU + [binary, "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    words = proc.stdout.readline().split()
+    base = next(w for w in words if w.startswith("http://"))
+    return proc, base, words[-1]
+
+
+def main():
+    counter, floor = sys.argv[1], sys.argv[2]
+    seconds, connections = int(sys.argv[3]), int(sys.argv[4])
+    counter_proc, counter_base = start(counter, "memory")
+    floor_proc, floor_base, floor_id = start_floor(floor)
+    try:
+        _, cookie = get(counter_base, "/incr")
+        # Both must find their session, or the comparison means nothing.
+        for base, path, value in [(counter_base, "/read", cookie), (floor_base, "/floor", floor_id)]:
+            body, _ = get(base, path, value)
+            if body != "1":
+                sys.exit(f"error: {path} answered {body!r} with its session cookie, not 1")
+        runs = {"counter": [], "floor": []}
+        for _ in range(ROUNDS):
+            for name, base, path, value in [("counter", counter_base, "/read", cookie),
+                                            ("floor", floor_base, "/floor", floor_id)]:
+                bare = wrk(base, "/bare", value, seconds, connections)[0]
+                loaded = wrk(base, path, value, seconds, connections)[0]
+                runs[name].append((bare, loaded))
+        print(f"wrk -t1 -c{connections}, {seconds} s per run, {ROUNDS} rounds; each server's own "
+              f"/bare alternates with its loaded route; medians of the pairs' ratios, quartiles "
+              f"in brackets")
+        for name, path in [("counter", "/read"), ("floor", "/floor")]:
+            ratios = [loaded / bare for bare, loaded in runs[name]]
+            q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+            bare = statistics.median(b for b, _ in runs[name])
+            loaded = statistics.median(rate for _, rate in runs[name])
+            print(f"{name:<8} /bare {bare:>9,.0f} req/s  {path:<6} {loaded:>9,.0f} req/s  "
+                  f"{statistics.median(ratios):.2f}x [{q[0]:.2f} to {q[2]:.2f}]")
+    finally:
+        for proc in (counter_proc, floor_proc):
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
