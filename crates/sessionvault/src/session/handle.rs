@@ -699,8 +699,9 @@ impl Session {
         id: &SessionId,
         key: crate::id::StoreKey,
     ) -> Result<Option<Arc<Record>>, Error> {
-        for old_key in self.engine().hasher.fallback_keys(id) {
-            if let Some(old) = self.engine().store.load(&old_key).await? {
+        let engine = self.engine();
+        for old_key in engine.hasher.fallback_keys(id) {
+            if let Some(old) = engine.store.load(&old_key).await? {
                 return Ok(Some(Arc::new(self.migrate(old, key).await?)));
             }
         }
@@ -712,18 +713,19 @@ impl Session {
         if !old.is_live() {
             return Ok(old);
         }
+        let engine = self.engine();
         let mut moved = old.clone();
         moved.key = new_key;
         moved.version = 0;
-        if self.engine().store.create(&moved).await? {
-            self.engine()
+        if engine.store.create(&moved).await? {
+            engine
                 .store
-                .end(&old.key, EndReason::Cycled, self.engine().now(), None)
+                .end(&old.key, EndReason::Cycled, engine.now(), None)
                 .await?;
             Ok(moved)
         } else {
             // Another request moved it first.
-            Ok(self.engine().store.load(&new_key).await?.unwrap_or(old))
+            Ok(engine.store.load(&new_key).await?.unwrap_or(old))
         }
     }
 
