@@ -137,6 +137,24 @@ async fn wait_for_path(b: &Client, path: &str) {
     }
 }
 
+/// The page's `h1`, or `None` while the page is changing under the lookup.
+async fn heading(b: &Client) -> Option<String> {
+    b.find(Locator::Css("h1")).await.ok()?.text().await.ok()
+}
+
+/// The page's `h1` once it differs from `before` (the form's answer has loaded; reading it
+/// earlier can catch the old page as it goes), or `before` after ten seconds.
+async fn heading_after(b: &Client, before: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match heading(b).await {
+            Some(text) if text != before => return text,
+            _ if Instant::now() >= deadline => return before.to_owned(),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 /// The number of device rows once it differs from `before` (the page reloaded), or `before`
 /// after ten seconds.
 async fn rows_after_reload(b: &Client, before: usize) -> usize {
@@ -230,19 +248,14 @@ async fn sign_in_cookie_attributes_sign_out_and_csrf_in_a_real_browser() {
     )
     .await
     .unwrap();
+    let devices = heading(&b).await.unwrap();
     b.find(Locator::Css("main form button"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    let refused = b
-        .find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let refused = heading_after(&b, &devices).await;
     assert_eq!(refused, "Request refused");
 
     // Sign out, then replay the old cookie from a plain HTTP client: refused.
