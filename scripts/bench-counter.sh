@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The counter example under load: requests per second of /read and /incr against a bare axum
 # handler (/bare) in the same run, with every store (memory, SQLite, PostgreSQL, Redis, Redis
-# Cluster); for /incr, whether every increment answered 200 is in the session afterwards; and,
-# on Redis, the commands each request sends. Not part of CI. Servers are found or started as
+# Cluster); the server's user and kernel CPU time per request for both (from /proc); for /incr,
+# whether every increment answered 200 is in the session afterwards; and, on Redis, the
+# commands each request sends. Not part of CI. Servers are found or started as
 # ./scripts/test.sh does.
 #
 #   ./scripts/bench-counter.sh [SECONDS_PER_RUN] [CONNECTIONS]

@@ -61,6 +61,29 @@ def wrk(base, path, cookie, seconds, connections):
     return rate, total, int(non2xx.group(1)) if non2xx else 0
 
 
+def cpu_seconds(pid):
+    """The process's user and kernel CPU seconds so far, or None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # The fields after the command name, which is in parentheses and may hold spaces.
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def loaded_run(proc, base, path, cookie, seconds, connections):
+    """wrk's requests per second, and the server's user and kernel CPU microseconds per request
+    (None without /proc): where the time goes, which the rate alone does not say."""
+    before = cpu_seconds(proc.pid)
+    rate, total, _ = wrk(base, path, cookie, seconds, connections)
+    after = cpu_seconds(proc.pid)
+    if before is None or after is None or total == 0:
+        return rate, None
+    return rate, tuple((a - b) / total * 1e6 for a, b in zip(after, before))
+
+
 def redis_calls(url):
     """Commands a single Redis has run so far, by name (INFO commandstats)."""
     hostport = url.split("://", 1)[1].split("/", 1)[0]
@@ -103,9 +126,13 @@ def main():
             try:
                 _, cookie = get(base, "/incr")
                 rates = {"/bare": [], "/read": []}
+                cpu = {"/bare": [], "/read": []}
                 for _ in range(ROUNDS):
                     for path in rates:
-                        rates[path].append(wrk(base, path, cookie, seconds, connections)[0])
+                        rate, used = loaded_run(proc, base, path, cookie, seconds, connections)
+                        rates[path].append(rate)
+                        if used is not None:
+                            cpu[path].append(used)
                 bare = statistics.median(rates["/bare"])
                 read = statistics.median(rates["/read"])
                 ratios = [r / b for r, b in zip(rates["/read"], rates["/bare"])]
@@ -117,6 +144,14 @@ def main():
                 print(f"{label:<8} {'/read':<7} {read:>10,.0f} {statistics.median(ratios):>7.2f}x  "
                       f"[{quartiles[0]:.2f} to {quartiles[2]:.2f}] with a session loaded each "
                       f"request")
+                if all(cpu.values()):
+                    # Medians of the runs. The kernel splits user from kernel time by sampling at its
+                    # tick, so each run's split is approximate; the median steadies it.
+                    shown = "; ".join(
+                        f"{path} user {statistics.median(u for u, _ in runs):.2f} µs, kernel "
+                        f"{statistics.median(k for _, k in runs):.2f} µs"
+                        for path, runs in cpu.items())
+                    print(f"{'':<8} {'':<7} server CPU per request: {shown}")
                 before = int(get(base, "/read", cookie)[0])
                 rate, total, failed = wrk(base, "/incr", cookie, seconds, connections)
                 after = int(get(base, "/read", cookie)[0])
