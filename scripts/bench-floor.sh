@@ -2,7 +2,8 @@
 # The counter's /read (memory store) against the floor example's /floor: the least a session
 # layer with sessionvault's safeguards does (find the cookie, check the ID, keyed hash, one map
 # lookup, the two cache headers). Each against its own server's /bare, in alternating pairs.
-# Shows how much of /read's cost any such layer pays on this machine. Not part of CI.
+# Shows how much of /read's cost any such layer pays on this machine, and each server's user and
+# kernel CPU time per request beyond its /bare (from /proc). Not part of CI.
 #
 #   ./scripts/bench-floor.sh [SECONDS_PER_RUN] [CONNECTIONS]     # BENCH_ROUNDS pairs (default 5)
 set -euo pipefail

@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import sys
 
-from bench_counter import ROUNDS, SERVER_CPU, get, start, wrk
+from bench_counter import ROUNDS, SERVER_CPU, get, loaded_run, start
 
 
 def start_floor(binary):
@@ -31,12 +31,17 @@ def main():
             if body != "1":
                 sys.exit(f"error: {path} answered {body!r} with its session cookie, not 1")
         runs = {"counter": [], "floor": []}
+        # Per pair, the server's user and kernel CPU microseconds per request beyond its /bare.
+        extra = {"counter": [], "floor": []}
         for _ in range(ROUNDS):
-            for name, base, path, value in [("counter", counter_base, "/read", cookie),
-                                            ("floor", floor_base, "/floor", floor_id)]:
-                bare = wrk(base, "/bare", value, seconds, connections)[0]
-                loaded = wrk(base, path, value, seconds, connections)[0]
+            for name, proc, base, path, value in [
+                    ("counter", counter_proc, counter_base, "/read", cookie),
+                    ("floor", floor_proc, floor_base, "/floor", floor_id)]:
+                bare, bare_cpu = loaded_run(proc, base, "/bare", value, seconds, connections)
+                loaded, loaded_cpu = loaded_run(proc, base, path, value, seconds, connections)
                 runs[name].append((bare, loaded))
+                if bare_cpu is not None and loaded_cpu is not None:
+                    extra[name].append(tuple(l - b for l, b in zip(loaded_cpu, bare_cpu)))
         print(f"wrk -t1 -c{connections}, {seconds} s per run, {ROUNDS} rounds; each server's own "
               f"/bare alternates with its loaded route; medians of the pairs' ratios, quartiles "
               f"in brackets")
@@ -47,6 +52,14 @@ def main():
             loaded = statistics.median(rate for _, rate in runs[name])
             print(f"{name:<8} /bare {bare:>9,.0f} req/s  {path:<6} {loaded:>9,.0f} req/s  "
                   f"{statistics.median(ratios):.2f}x [{q[0]:.2f} to {q[2]:.2f}]")
+        for name, path in [("counter", "/read"), ("floor", "/floor")]:
+            if extra[name]:
+                # Where a ratio's loss goes: the route's own work is user time; kernel time
+                # beyond /bare is the same system calls costing more (waking wrk more often).
+                user = statistics.median(u for u, _ in extra[name])
+                kernel = statistics.median(k for _, k in extra[name])
+                print(f"{name:<8} {path} beyond /bare, server CPU per request (medians of the "
+                      f"pairs): user {user:+.2f} µs, kernel {kernel:+.2f} µs")
     finally:
         for proc in (counter_proc, floor_proc):
             proc.terminate()
