@@ -27,13 +27,23 @@ BROWSER = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Geck
            "Chrome/131.0.0.0 Safari/537.36")
 
 
-def start(binary, store):
+def launch(binary, *args):
+    """Starts an example server on a free port: the process, its base URL, and the words of
+    the line it printed on start."""
     proc = subprocess.Popen(
-        SERVER_CPU + [binary, "--listen", "127.0.0.1:0", "--store", store, "--insecure-dev"],
+        SERVER_CPU + [binary, "--listen", "127.0.0.1:0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
-    line = proc.stdout.readline()
-    base = next(w for w in line.split() if w.startswith("http://"))
+    words = proc.stdout.readline().split()
+    base = next((w for w in words if w.startswith("http://")), None)
+    if base is None:
+        proc.kill()
+        sys.exit(f"error: {binary} did not start (exit status {proc.wait()})")
+    return proc, base, words
+
+
+def start(binary, store):
+    proc, base, _ = launch(binary, "--store", store, "--insecure-dev")
     return proc, base
 
 

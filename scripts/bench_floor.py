@@ -4,26 +4,21 @@ Usage: bench_floor.py COUNTER_BINARY FLOOR_BINARY SECONDS CONNECTIONS
 """
 
 import statistics
-import subprocess
 import sys
 
-from bench_counter import ROUNDS, SERVER_CPU, get, loaded_run, start
-
-
-def start_floor(binary):
-    proc = subprocess.Popen(SERVER_CPU + [binary, "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    words = proc.stdout.readline().split()
-    base = next(w for w in words if w.startswith("http://"))
-    return proc, base, words[-1]
+from bench_counter import ROUNDS, get, launch, loaded_run, start
 
 
 def main():
     counter, floor = sys.argv[1], sys.argv[2]
     seconds, connections = int(sys.argv[3]), int(sys.argv[4])
     counter_proc, counter_base = start(counter, "memory")
-    floor_proc, floor_base, floor_id = start_floor(floor)
+    procs = [counter_proc]
     try:
+        # The floor prints its one session's ID at the end of its first line.
+        floor_proc, floor_base, words = launch(floor)
+        procs.append(floor_proc)
+        floor_id = words[-1]
         _, cookie = get(counter_base, "/incr")
         # Both must find their session, or the comparison means nothing.
         for base, path, value in [(counter_base, "/read", cookie), (floor_base, "/floor", floor_id)]:
@@ -61,7 +56,7 @@ def main():
                 print(f"{name:<8} {path} beyond /bare, server CPU per request (medians of the "
                       f"pairs): user {user:+.2f} µs, kernel {kernel:+.2f} µs")
     finally:
-        for proc in (counter_proc, floor_proc):
+        for proc in procs:
             proc.terminate()
             proc.wait()
 
