@@ -61,7 +61,7 @@ count() {
         dump=$(ls -t "$work"/out.* | head -1)
         callgrind_annotate --threshold=100 "$dump" >"$work/annotated"
         total=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' "$work/annotated")
-        sha=$(awk '/sha2::sha256::soft::compress/ {gsub(",", "", $1); s += $1} END {print s + 0}' "$work/annotated")
+        sha=$(awk '/sha2::sha256::soft::/ {gsub(",", "", $1); s += $1} END {print s + 0}' "$work/annotated")
         printf '%-14s %8d requests  %7d instructions each, of which portable SHA-256 %d\n' \
             "$label $path" "$requests" $((total / requests)) $((sha / requests))
     done

@@ -9,6 +9,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -143,27 +144,17 @@ pub struct IdHasher {
 
 /// An HMAC-SHA256 state with its key already absorbed: hashing an ID then costs two SHA-256
 /// compressions instead of four, on every request that loads a session. The state is as secret
-/// as the key, so it is overwritten when dropped, like the keys it was made from.
+/// as the key. The hash crates' `zeroize` feature wipes it when dropped, and so also wipes each
+/// request's working copy, made by `clone` in [`IdHasher::mac`].
 #[derive(Clone)]
 struct KeyedMac(Box<Hmac<sha2::Sha256>>);
 
 impl KeyedMac {
     fn new(key: &[u8]) -> Self {
-        Self(Box::new(keyed(key)))
-    }
-}
-
-fn keyed(key: &[u8]) -> Hmac<sha2::Sha256> {
-    <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
-}
-
-impl Drop for KeyedMac {
-    fn drop(&mut self) {
-        // Overwrite in place with a state keyed by zeros; `black_box` keeps the compiler from
-        // discarding the write as dead before the memory is freed.
-        *self.0 = keyed(&[0; 32]);
-        std::hint::black_box(&*self.0);
+        Self(Box::new(
+            <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length")),
+        ))
     }
 }
 
@@ -265,6 +256,24 @@ impl Hasher for KeyBytesHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An HMAC state (HKDF holds one too) is two of its hash's core states and a block buffer,
+    /// and each of those wipes itself when dropped: so every keyed state does, each request's
+    /// copy of the ID-hash state included. Fails to compile if the hash crates' `zeroize`
+    /// feature goes.
+    #[test]
+    fn keyed_hash_states_are_wiped_when_dropped() {
+        use hmac::block_api::HmacCore;
+        use hmac::digest::block_api::Buffer;
+
+        fn wiped_when_dropped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_when_dropped::<<sha2::Sha256 as hmac::EagerHash>::Core>();
+        wiped_when_dropped::<Buffer<HmacCore<sha2::Sha256>>>();
+        wiped_when_dropped::<<sha2::Sha512 as hmac::EagerHash>::Core>();
+        wiped_when_dropped::<Buffer<HmacCore<sha2::Sha512>>>();
+        wiped_when_dropped::<<sha1::Sha1 as hmac::EagerHash>::Core>();
+        wiped_when_dropped::<Buffer<HmacCore<sha1::Sha1>>>();
+    }
 
     #[test]
     fn ids_are_random_url_safe_and_round_trip() {

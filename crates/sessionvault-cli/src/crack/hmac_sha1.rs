@@ -8,9 +8,9 @@
 //! below checks this against the `hmac` crate on random inputs.
 
 use sha1::Digest as _;
-use sha1::digest::generic_array::GenericArray;
+use sha1::block_api::compress;
 
-type Block = GenericArray<u8, sha1::digest::consts::U64>;
+type Block = [u8; BLOCK];
 
 const IV: [u32; 5] = [
     0x6745_2301,
@@ -65,33 +65,31 @@ fn padded_tail(message: &[u8]) -> Vec<Block> {
         bytes.push(0);
     }
     bytes.extend_from_slice(&total_bits.to_be_bytes());
-    bytes
-        .chunks_exact(BLOCK)
-        .map(|c| *Block::from_slice(c))
-        .collect()
+    // The padding above makes the length a whole number of blocks.
+    bytes.as_chunks::<BLOCK>().0.to_vec()
 }
 
 /// HMAC-SHA1 of a message whose padded blocks are `tail`, under a key of at most 64 bytes.
 #[inline]
 fn hmac(key: &[u8], tail: &[Block]) -> [u8; 20] {
-    let mut ipad = Block::from([0x36u8; BLOCK]);
-    let mut opad = Block::from([0x5cu8; BLOCK]);
+    let mut ipad: Block = [0x36; BLOCK];
+    let mut opad: Block = [0x5c; BLOCK];
     for (i, k) in key.iter().enumerate() {
         ipad[i] ^= k;
         opad[i] ^= k;
     }
     let mut inner = IV;
-    sha1::compress(&mut inner, std::slice::from_ref(&ipad));
-    sha1::compress(&mut inner, tail);
+    compress(&mut inner, std::slice::from_ref(&ipad));
+    compress(&mut inner, tail);
 
-    let mut last = Block::default();
+    let mut last: Block = [0; BLOCK];
     for (i, word) in inner.iter().enumerate() {
         last[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
     }
     last[20] = 0x80;
     last[56..].copy_from_slice(&(((BLOCK + 20) as u64) * 8).to_be_bytes());
     let mut outer = IV;
-    sha1::compress(&mut outer, &[opad, last]);
+    compress(&mut outer, &[opad, last]);
 
     let mut out = [0u8; 20];
     for (i, word) in outer.iter().enumerate() {
@@ -102,7 +100,7 @@ fn hmac(key: &[u8], tail: &[Block]) -> [u8; 20] {
 
 #[cfg(test)]
 mod tests {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
 
     use super::*;
 
