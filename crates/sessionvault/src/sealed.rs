@@ -111,6 +111,14 @@ impl SealedCodec {
 mod tests {
     use super::*;
 
+    /// Sealing and opening make a Poly1305 state from each message's one-time key, and the
+    /// state wipes itself when dropped only with `poly1305`'s `zeroize` feature: without it the
+    /// type has nothing to drop.
+    #[test]
+    fn the_one_time_authenticator_state_is_wiped_when_dropped() {
+        assert!(std::mem::needs_drop::<poly1305::Poly1305>());
+    }
+
     #[test]
     fn seal_open_round_trip_and_binding() {
         let keyring = Keyring::generate().unwrap();
