@@ -71,7 +71,7 @@ for v in "${variants[@]}"; do
     echo "==> $v" >&2
     status=0
     # The suite's own pyproject.toml (filterwarnings = error, testpaths) applies, as upstream.
-    (cd "$src" && PYTHONPATH=$suite "$HARNESS_PYTHON" -m pytest -q -p no:cacheprovider \
+    (cd "$src" && PYTHONPATH=$suite${PYTHONPATH:+:$PYTHONPATH} "$HARNESS_PYTHON" -m pytest -q -p no:cacheprovider \
         -p variant_plugin --rootdir "$src" -c "$src/pyproject.toml" "${args[@]}" \
         --variant-results="$out" -k "session or flash or cookie" tests \
         >"$tmp/$name.log" 2>&1) || status=$?
