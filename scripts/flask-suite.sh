@@ -65,7 +65,10 @@ for v in "${variants[@]}"; do
             fi ;;
         sessionvault)
             sv_harness_sessionvault "$root" || continue
-            args+=(--session-store "${FLASK_SUITE_STORE:-${SESSIONVAULT_REDIS_URL%/}/0}") ;;
+            store=${SESSIONVAULT_REDIS_URL%/}
+            # Database 0 unless the URL names one.
+            [[ ${store#redis://} == */* ]] || store=$store/0
+            args+=(--session-store "${FLASK_SUITE_STORE:-$store}") ;;
     esac
     out=$tmp/result-${#results[@]}.json
     echo "==> $v" >&2

@@ -67,7 +67,8 @@ def variant(request, tmp_path):
         return
     pytest.importorskip("sessionvault.flask", reason="sessionvault.flask is not importable")
     if name == "sessionvault-redis":
-        store = REDIS_URL + "/0"
+        # Database 0 unless the URL names one.
+        store = REDIS_URL if "/" in REDIS_URL.split("://", 1)[1] else REDIS_URL + "/0"
     else:
         store = "sqlite:///" + str(tmp_path / "lost-writes.db")
     yield name, lambda app: install_sessionvault(app, store)
