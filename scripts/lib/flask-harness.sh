@@ -30,7 +30,8 @@ sv_harness_venv() {
 
 # sv_harness_sessionvault ROOT: returns 0 when `import sessionvault.flask` works in
 # $HARNESS_PYTHON. In the harness's own venv it first builds ROOT/bindings/python into it when
-# that package exists and its sources (or the core's) changed since the last build. Otherwise
+# that package exists and its sources (or the core's: tracked files and changes, untracked
+# files' names) changed since the last build. Otherwise
 # prints why on one line and returns 1. A failed build is an error, not a skip.
 sv_harness_sessionvault() {
     local root=$1 pkg=$1/bindings/python
@@ -38,9 +39,12 @@ sv_harness_sessionvault() {
         local venv stamp want
         venv=$(dirname "$(dirname "$HARNESS_PYTHON")")
         stamp=$venv/.sessionvault.sha256
+        # Outside a git checkout the stamp is empty, and the package is built every time.
         want=$(cd "$root" && { git ls-files -s -- bindings/python crates Cargo.toml Cargo.lock
-                               git diff HEAD -- bindings/python crates Cargo.toml Cargo.lock; } \
-               | sha256sum | cut -d' ' -f1)
+                               git ls-files -o --exclude-standard -- bindings/python crates
+                               git diff HEAD -- bindings/python crates Cargo.toml Cargo.lock || true
+                             } 2>/dev/null | sha256sum | cut -d' ' -f1)
+        [ "$want" != "$(printf '' | sha256sum | cut -d' ' -f1)" ] || want=unknown-$RANDOM
         if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
             echo "==> building sessionvault from bindings/python into $venv" >&2
             "$HARNESS_PYTHON" -m pip uninstall --quiet --yes sessionvault >/dev/null 2>&1 || true
