@@ -10,11 +10,11 @@
 #
 #   ./scripts/bench-flask-app.sh [SECONDS_PER_RUN] [CONNECTIONS]
 #
-# BENCH_ROUNDS (default 3) sets how many times every row runs, interleaved; BENCH_ROWS (say
-# "bare cookie flask-session") limits the rows; BENCH_PIN=0 leaves processes unpinned. Redis is
-# a server of its own started here on a free loopback port, so that its CPU time is the
-# benchmark's alone. The venv is .venv-bench-flask (FLASK_HARNESS_PYTHON: see
-# scripts/lib/flask-harness.sh).
+# BENCH_ROUNDS (default 3, at least 2) sets how many times every row runs, interleaved;
+# BENCH_ROWS (say "bare cookie flask-session") limits the rows; BENCH_PIN=0 leaves processes
+# unpinned. Redis is a server of its own started here on a free loopback port, so that its CPU
+# time is the benchmark's alone. The venv is .venv-bench-flask (FLASK_HARNESS_PYTHON: see
+# scripts/lib/flask-harness.sh). See bench/flask/README.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -250,6 +250,8 @@ def main():
     parser.add_argument("rows", nargs="+", choices=ROWS)
     args = parser.parse_args()
     rows = [r for r in ROWS if r in args.rows]
+    if args.rounds < 2:
+        sys.exit("error: at least two rounds: on a shared machine one run of a row proves little")
     if "bare" not in rows:
         sys.exit("error: the bare row is the baseline of every ratio")
     if PIN:
