@@ -178,6 +178,9 @@ async fn cookie_sessions_past_the_cookie_limit_are_refused_alike() {
     }
 }
 
+/// A configuration with one duration setting at the given value.
+type Setting = fn(SignedDuration) -> SessionConfig;
+
 fn build(config: SessionConfig) -> Result<SessionManager, Error> {
     SessionManager::builder(Keyring::generate().unwrap())
         .with_store(MemoryStore::new())
@@ -200,7 +203,7 @@ fn review_timeouts_are_validated() {
         SignedDuration::MAX,
     ];
     let minute = SignedDuration::from_mins(1);
-    let settings: [(&str, fn(SignedDuration) -> SessionConfig); 4] = [
+    let settings: [(&str, Setting); 4] = [
         ("idle timeout", |d| {
             SessionConfig::default().with_idle_timeout(d)
         }),

@@ -38,7 +38,7 @@ impl Default for SessionConfig {
         Self {
             idle_timeout: SignedDuration::from_mins(30),
             absolute_timeout: SignedDuration::from_hours(12),
-            max_data_size: SessionConfig::DEFAULT_MAX_DATA_SIZE,
+            max_data_size: Self::DEFAULT_MAX_DATA_SIZE,
             max_retries: 16,
             cookie: CookieConfig::default(),
             renewal: None,
