@@ -5,7 +5,9 @@ use axum::response::{IntoResponse, Response};
 
 /// A session error, answered with the status that tells the client what to do: 503 when the
 /// store is down (retry later), 409 when the request lost a race or the session ended under it,
-/// 429 when the client is refused for guessing session IDs, 500 otherwise. The body is a fixed text that never includes a session ID or a value.
+/// 413 when the write would take the session past its size limit (the stored session is kept
+/// as it was), 429 when the client is refused for guessing session IDs, 500 otherwise. The
+/// body is a fixed text that never includes a session ID or a value.
 #[derive(Debug)]
 pub struct SessionError(pub sessionvault::Error);
 
@@ -36,6 +38,8 @@ impl SessionError {
             StatusCode::CONFLICT
         } else if self.0.is_throttled() {
             StatusCode::TOO_MANY_REQUESTS
+        } else if self.0.is_session_too_large() {
+            StatusCode::PAYLOAD_TOO_LARGE
         } else {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -53,6 +57,9 @@ impl SessionError {
              please try again.\n"
         } else if self.0.is_throttled() {
             "Too many unknown session cookies came from this address. Please try again later.\n"
+        } else if self.0.is_session_too_large() {
+            "This change would make the session larger than its size limit. Nothing was saved; \
+             the session is as it was.\n"
         } else {
             "The session could not be saved. Nothing was saved.\n"
         }

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 
 /// The request's session; see [`sessionvault::Session`] for what it can do. Extracting it
-/// loads nothing: the store is read the first time a method needs it.
+/// loads nothing: the store is read the first time a method needs it. Its methods' errors
+/// convert into [`SessionError`](crate::SessionError) with `?`, which answers each with its
+/// status (503, 409, 413, 429).
 #[derive(Clone, Debug)]
 pub struct Session(pub sessionvault::Session);
 

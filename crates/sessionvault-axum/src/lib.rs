@@ -25,7 +25,8 @@
 //! finished without waiting on anything after the handler (once per half idle window, a touch
 //! of the idle deadline follows the load). When something changed, the layer saves it after
 //! the handler; if that fails the response is replaced by an error (503 for a store failure,
-//! 409 for a lost race), so a save is never reported as done when it was not.
+//! 409 for a lost race, 413 for a session past its size limit), so a save is never reported as
+//! done when it was not.
 
 pub mod csrf;
 mod error;

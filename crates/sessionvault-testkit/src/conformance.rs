@@ -49,6 +49,7 @@ macro_rules! store_conformance {
             logout_leaves_a_tombstone_in_flight_writes_cannot_revive,
             idle_and_absolute_expiry_hold,
             round_trips_per_request,
+            review_nul_in_session_data_is_stored_faithfully,
         );
     };
     (@tests $service:literal, $make:expr; $($name:ident),* $(,)?) => {
@@ -405,6 +406,86 @@ pub async fn concurrent_writers_lose_nothing(store: impl SessionStore) {
     let done = store.load(&r.key).await.expect("load").expect("present");
     assert_eq!(done.version, 24);
     assert_eq!(done.data.len(), 25);
+}
+
+/// Text holding NUL (U+0000) is stored and read back exactly, wherever it reaches the store
+/// from outside: a data key, a value, the user name (and so the user index), the user agent.
+/// PostgreSQL's JSONB and TEXT refuse NUL, so its store must escape it; every store agrees.
+// See: issue 17, finding 12
+pub async fn review_nul_in_session_data_is_stored_faithfully(store: impl SessionStore) {
+    let user = "ali\0ce";
+    let mut r = record(Some(user));
+    r.data
+        .insert("k\0".into(), serde_json::json!("v\0 \\u0000 \u{0}\u{0}"));
+    r.data.insert(
+        "nested".into(),
+        serde_json::json!({"a\0": ["\0", {"\0": "\0"}], "n": 1}),
+    );
+    r.user_agent = Some("agent\0".into());
+    assert!(store.create(&r).await.expect("create with NUL"));
+    assert_eq!(store.load(&r.key).await.expect("load"), Some(r.clone()));
+    assert_eq!(
+        store
+            .load_shared(&r.key)
+            .await
+            .expect("load_shared")
+            .as_deref(),
+        Some(&r)
+    );
+
+    let mut changed = next(r.clone());
+    changed
+        .data
+        .insert("more\0".into(), serde_json::json!("\0"));
+    assert!(
+        store
+            .save_if(&changed, r.version)
+            .await
+            .expect("save with NUL")
+    );
+    let later = t0() + SignedDuration::from_mins(20);
+    let deadline = later + SignedDuration::from_mins(30);
+    assert!(
+        store
+            .touch_if_live(&r.key, later, deadline)
+            .await
+            .expect("touch with NUL")
+    );
+    let loaded = store.load(&r.key).await.expect("load").expect("present");
+    changed.last_seen = later;
+    changed.idle_deadline = deadline;
+    assert_eq!(loaded, changed);
+
+    // The user index finds the user exactly, and only that user.
+    let lookalike = record(Some("ali\u{fffd}ce"));
+    let cut = record(Some("ali"));
+    for other in [&lookalike, &cut] {
+        assert!(store.create(other).await.expect("create"));
+    }
+    let listed = store.sessions_for_user(user).await.expect("list with NUL");
+    assert_eq!(listed, vec![changed.clone()]);
+    let listed = store
+        .sessions_for_user("ali\u{fffd}ce")
+        .await
+        .expect("list");
+    assert_eq!(
+        listed.iter().map(|r| r.key).collect::<Vec<_>>(),
+        vec![lookalike.key]
+    );
+
+    assert!(
+        store
+            .end(&r.key, EndReason::Logout, t0(), None)
+            .await
+            .expect("end with NUL")
+    );
+    let ended = store.load(&r.key).await.expect("load").expect("tombstone");
+    assert!(!ended.is_live());
+    assert_eq!(ended.user.as_deref(), Some(user));
+    assert_eq!(
+        store.sessions_for_user(user).await.expect("list"),
+        Vec::new()
+    );
 }
 
 // ------------------------------------------------------------------ the engine on this store

@@ -5,6 +5,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 
+/// `at + by`, or the end of time where that overflows: deadlines computed from a clock and a
+/// configured duration never panic, whatever either holds.
+pub(crate) fn later(at: Timestamp, by: SignedDuration) -> Timestamp {
+    at.checked_add(by).unwrap_or(Timestamp::MAX)
+}
+
 /// Where the engine gets the current time.
 pub trait Clock: Send + Sync + 'static {
     /// Now.

@@ -54,6 +54,27 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A write would take the session past its size limit: in server mode, the encoded data
+    /// past [`SessionConfig::with_max_data_size`](crate::SessionConfig::with_max_data_size); in
+    /// the cookie modes, the `Set-Cookie` header past
+    /// [`MAX_SET_COOKIE_LEN`](crate::session::MAX_SET_COOKIE_LEN). Nothing of this request was
+    /// saved and the stored session is as it was (413). Likely cause: a handler storing
+    /// unbounded user input in the session.
+    #[error("the session would grow to {size} bytes, past its limit of {limit}; nothing was saved")]
+    SessionTooLarge {
+        /// The limit in force, in bytes.
+        limit: usize,
+        /// The size the write would have made, in bytes.
+        size: usize,
+    },
+
+    /// The configuration cannot work: a timeout, renewal interval or grace window that is zero,
+    /// negative or longer than [`SessionConfig::MAX_DURATION`](crate::SessionConfig::MAX_DURATION),
+    /// or server mode without a store. The message names the setting. Returned by
+    /// [`SessionManagerBuilder::build`](crate::session::SessionManagerBuilder::build), before any request.
+    #[error("invalid session configuration: {0}")]
+    Config(Cow<'static, str>),
+
     /// A value cannot be written in the requested format, for example a datetime outside the
     /// years Python supports.
     #[error("cannot encode: {0}")]
@@ -125,6 +146,16 @@ impl Error {
     /// True when the client is refused for guessing session IDs: answer with 429.
     pub fn is_throttled(&self) -> bool {
         matches!(self, Self::Throttled)
+    }
+
+    /// True when a write was refused for making the session too large: answer with 413.
+    pub fn is_session_too_large(&self) -> bool {
+        matches!(self, Self::SessionTooLarge { .. })
+    }
+
+    /// True for a configuration that cannot work, found when the manager is built.
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::Config(_))
     }
 
     /// True when the input could not be parsed at all.

@@ -121,10 +121,14 @@ pub enum SecurityEvent {
         /// Logout or revoked.
         reason: EndReason,
     },
-    /// A session did not fit in a cookie.
+    /// A write was refused for making the session too large: its encoded data past
+    /// [`SessionConfig::with_max_data_size`](crate::SessionConfig::with_max_data_size) (server
+    /// mode), or its `Set-Cookie` header past the 4096 bytes browsers keep (cookie modes).
     SizeLimit {
-        /// The Set-Cookie header's length.
+        /// The size the write would have made, in bytes.
         len: usize,
+        /// The limit in force, in bytes.
+        limit: usize,
     },
     /// The store failed; the request was answered with 503.
     StoreError,
@@ -345,8 +349,8 @@ fn describe(event: &SecurityEvent) -> String {
         // The user ID is the application's identifier, not a credential.
         SecurityEvent::Login { user, .. } => format!("login as {user}"),
         SecurityEvent::Ended { reason, .. } => format!("session ended ({reason})"),
-        SecurityEvent::SizeLimit { len } => {
-            format!("session cookie would be {len} bytes, over the 4096 browsers keep")
+        SecurityEvent::SizeLimit { len, limit } => {
+            format!("session would be {len} bytes, over its limit of {limit}; not saved")
         }
         SecurityEvent::StoreError => "session store failed".into(),
         SecurityEvent::CsrfRejected { reason } => {

@@ -8,6 +8,7 @@ mod anomaly;
 mod client_revocation;
 mod flask_interop;
 mod flask_vectors;
+mod limits;
 mod memory_store;
 mod proptests;
 mod rotation;

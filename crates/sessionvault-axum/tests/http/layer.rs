@@ -1,9 +1,11 @@
 //! The layer without sockets: cookies, headers, status codes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Query;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -31,6 +33,14 @@ async fn login(session: Session) -> Result<&'static str, SessionError> {
     Ok("ok")
 }
 
+async fn get_key(
+    session: Session,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<String, SessionError> {
+    let key = query.get("k").map_or("", String::as_str);
+    Ok(session.get::<String>(key).await?.unwrap_or_default())
+}
+
 async fn untouched() -> &'static str {
     "no session here"
 }
@@ -48,6 +58,7 @@ fn app_with(mode: CookieMode, config: SessionConfig) -> App {
     let router = Router::new()
         .route("/incr", get(incr))
         .route("/set", post(set))
+        .route("/get", get(get_key))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/whoami", get(whoami))
@@ -202,12 +213,41 @@ async fn a_session_too_big_for_a_cookie_is_an_error() {
     let app = app_with(CookieMode::Sealed, SessionConfig::default());
     let big = format!("k={}", "x".repeat(5000));
     let r = app.call("POST", "/set", None, &big).await;
-    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(
         set_cookie(&r).is_none(),
         "no cookie a browser would silently drop"
     );
     assert!(app.events.names().contains(&"size_limit"));
+}
+
+// See: issue 17, finding 7
+#[tokio::test]
+async fn review_session_data_size_is_limited() {
+    let app = app();
+    let chunk = |c: char| std::iter::repeat_n(c, 60_000).collect::<String>();
+    let r = app
+        .call("POST", "/set", None, &format!("a={}", chunk('a')))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = cookie_value(&r);
+    let writes = app.store.writes();
+
+    let r = app
+        .call("POST", "/set", Some(&cookie), &format!("b={}", chunk('b')))
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(set_cookie(&r).is_none(), "the cookie is kept, not cleared");
+    assert!(body(r).await.contains("Nothing was saved"));
+    assert_eq!(app.store.writes(), writes, "nothing was written");
+    assert!(app.events.names().contains(&"size_limit"));
+
+    let r = app.call("GET", "/get?k=a", Some(&cookie), "").await;
+    assert_eq!(body(r).await, chunk('a'), "the stored data is intact");
+    let r = app.call("POST", "/set", Some(&cookie), "c=small").await;
+    assert_eq!(r.status(), StatusCode::OK, "a write under the limit works");
+    let r = app.call("GET", "/get?k=c", Some(&cookie), "").await;
+    assert_eq!(body(r).await, "small");
 }
 
 #[tokio::test]

@@ -10,11 +10,13 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::handle::{
-    Change, CookieAction, Current, State, Update, apply, idle_deadline, touch_due,
+    Change, CookieAction, Current, State, Update, apply, idle_deadline, set_cookie_header,
+    touch_due,
 };
 use super::manager::{Codec, Engine};
 use super::revocation;
 use crate::Error;
+use crate::clock::later;
 use crate::events::{EndReason, SecurityEvent};
 use crate::flask::Value;
 use crate::id::{SessionId, StoreKey};
@@ -162,7 +164,7 @@ fn from_flask(
         // A session the Flask app started: it counts from now, with no sign-in of ours.
         None => {
             let now = engine.now();
-            let absolute = now + engine.config.absolute_timeout;
+            let absolute = later(now, engine.config.absolute_timeout);
             Meta {
                 user: None,
                 auth_time: None,
@@ -247,7 +249,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
             }
             engine.emit(SecurityEvent::Created { key: None });
             state.client_sid = new_sid(engine)?;
-            let absolute = now + engine.config.absolute_timeout;
+            let absolute = later(now, engine.config.absolute_timeout);
             record_from(
                 Meta {
                     user: None,
@@ -265,11 +267,12 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
     };
     apply(&state.changes, &mut record.data);
     state.changes.clear();
+    // Sign-in gives the session a new identity; the one it had is refused from now on, once the
+    // new cookie is known to fit (a session too large keeps the cookie it had).
+    let mut retired = None;
     if let Some(user) = state.login.take() {
-        // Sign-in gives the session a new identity; the one it had is refused from now on.
-        if let (Some(marks), Some(old), true) = (&engine.revocation, &state.client_sid, existed) {
-            let until = record.absolute_deadline;
-            revocation::end_session(engine, marks, old, EndReason::Cycled, until).await?;
+        if existed {
+            retired = state.client_sid.take();
         }
         state.client_sid = new_sid(engine)?;
         engine.emit(SecurityEvent::Login {
@@ -280,7 +283,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         record.auth_time = Some(now);
         record.created = now;
         record.id_issued = now;
-        record.absolute_deadline = now + engine.config.absolute_timeout;
+        record.absolute_deadline = later(now, engine.config.absolute_timeout);
     }
     if std::mem::take(&mut state.bump_issued) {
         record.id_issued = now;
@@ -319,6 +322,12 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         }
         Codec::Server => return Err(Error::Unreachable("client commit in server mode")),
     };
+    if let (Some(marks), Some(old)) = (&engine.revocation, &retired) {
+        let max_age = record.absolute_deadline.duration_since(now).as_secs();
+        set_cookie_header(engine, &value, Some(max_age))?;
+        let until = record.absolute_deadline;
+        revocation::end_session(engine, marks, old, EndReason::Cycled, until).await?;
+    }
     state.current = Some(Current::Existing {
         record: Arc::new(record),
     });

@@ -16,7 +16,9 @@ use super::cookie::{IncomingCookie, MAX_SET_COOKIE_LEN};
 use super::manager::{
     Codec, Engine, RequestMeta, SessionInfo, list_user_sessions, revoke_key, revoke_user,
 };
+use super::size;
 use crate::Error;
+use crate::clock::later;
 use crate::events::{EndReason, SecurityEvent};
 use crate::id::SessionId;
 use crate::store::{Record, RecordState};
@@ -215,7 +217,8 @@ impl Session {
     }
 
     /// Sets `key` (saved after the handler). Concurrent writes to the same key: the later
-    /// save wins.
+    /// save wins. The size limit is checked when the session is saved (see
+    /// [`Session::commit`]).
     ///
     /// # Errors
     ///
@@ -259,8 +262,9 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Conflict`] when the retries run out, [`Error::SessionEnded`] when the session
-    /// ended meanwhile, [`Error::Store`] when the store fails. In every error case nothing was
-    /// saved.
+    /// ended meanwhile, [`Error::SessionTooLarge`] when the new value would take the session's
+    /// data past its limit, [`Error::Store`] when the store fails. In every error case nothing
+    /// was saved.
     pub async fn update<T, F>(&self, key: &str, f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned,
@@ -760,8 +764,10 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] (503), [`Error::Conflict`] or [`Error::SessionEnded`] (409),
-    /// [`Error::TooLarge`] when a cookie-held session outgrows a cookie. In every case nothing
-    /// of this request was saved; the caller must not report success.
+    /// [`Error::SessionTooLarge`] (413) when the session's data would pass
+    /// [`SessionConfig::with_max_data_size`](crate::SessionConfig::with_max_data_size), or a
+    /// cookie-held session would outgrow a cookie. In every case nothing of this request was
+    /// saved and the stored session is as it was; the caller must not report success.
     pub async fn commit(&self) -> Result<Option<String>, Error> {
         if let Some(done) = self.try_commit() {
             return done;
@@ -816,19 +822,11 @@ impl Session {
             CookieAction::Keep if state.clear_stale => Some(cookie.clear_header()),
             CookieAction::Keep => None,
             CookieAction::Clear => Some(cookie.clear_header()),
-            CookieAction::Set(value) => {
-                let max_age = self.max_age(state);
-                let header = cookie.set_header(&value, max_age);
-                if header.len() > MAX_SET_COOKIE_LEN {
-                    self.engine()
-                        .emit(SecurityEvent::SizeLimit { len: header.len() });
-                    return Err(Error::TooLarge {
-                        len: header.len(),
-                        limit: MAX_SET_COOKIE_LEN,
-                    });
-                }
-                Some(header)
-            }
+            CookieAction::Set(value) => Some(set_cookie_header(
+                self.engine(),
+                &value,
+                self.max_age(state),
+            )?),
         })
     }
 
@@ -868,7 +866,7 @@ impl Session {
             return None;
         };
         let now = self.engine().now();
-        (now.duration_since(record.id_issued) >= renewal.every).then(|| now + renewal.grace)
+        (now.duration_since(record.id_issued) >= renewal.every).then(|| later(now, renewal.grace))
     }
 
     fn max_age(&self, state: &State) -> Option<i64> {
@@ -907,6 +905,7 @@ impl Session {
             }
             let mut data = BTreeMap::new();
             apply(&state.changes, &mut data);
+            size::check(engine, &state.changes, false, &data)?;
             self.create_record(state, data, state.login.clone()).await?;
         } else if state.cycle {
             self.cycle(state, None).await?;
@@ -944,7 +943,7 @@ impl Session {
     ) -> Result<SessionId, Error> {
         let engine = self.engine();
         let now = engine.now();
-        let absolute = now + engine.config.absolute_timeout;
+        let absolute = later(now, engine.config.absolute_timeout);
         loop {
             let id = SessionId::generate().map_err(|_| Error::Random)?;
             let key = engine.hasher.key(&id);
@@ -997,6 +996,7 @@ impl Session {
             let old = old.clone();
             let mut data = old.data.clone();
             apply(&state.changes, &mut data);
+            size::check(engine, &state.changes, false, &data)?;
             let (user, fresh_login) = match &state.login {
                 Some(u) => (Some(u.clone()), true),
                 None => (old.user.clone(), false),
@@ -1093,6 +1093,7 @@ impl Session {
                 if let Some((key, value)) = &saved {
                     data.insert((*key).to_owned(), value.clone());
                 }
+                size::check(engine, &state.changes, saved.is_some(), &data)?;
                 self.create_record(state, data, state.login.clone()).await?;
                 state.cycle = false;
             } else if let Some((key, value)) = &saved {
@@ -1134,6 +1135,7 @@ impl Session {
                 }
                 None => None,
             };
+            size::check(engine, &state.changes, update.is_some(), &next.data)?;
             next.version = record.version + 1;
             next.last_seen = now;
             next.idle_deadline =
@@ -1167,6 +1169,27 @@ impl Session {
         }
         Err(Error::Conflict)
     }
+}
+
+/// The `Set-Cookie` header for `value`, or [`Error::SessionTooLarge`] (and an event) when it
+/// would pass what browsers keep: an error, never a cookie the browser silently drops.
+pub(crate) fn set_cookie_header(
+    engine: &Engine,
+    value: &str,
+    max_age: Option<i64>,
+) -> Result<String, Error> {
+    let header = engine.config.cookie.set_header(value, max_age);
+    if header.len() > MAX_SET_COOKIE_LEN {
+        engine.emit(SecurityEvent::SizeLimit {
+            len: header.len(),
+            limit: MAX_SET_COOKIE_LEN,
+        });
+        return Err(Error::SessionTooLarge {
+            limit: MAX_SET_COOKIE_LEN,
+            size: header.len(),
+        });
+    }
+    Ok(header)
 }
 
 /// One key as the handler sees it, without copying the rest of the session: the latest change
@@ -1207,7 +1230,7 @@ pub(crate) fn idle_deadline(
     idle: SignedDuration,
     absolute: Timestamp,
 ) -> Timestamp {
-    (now + idle).min(absolute)
+    later(now, idle).min(absolute)
 }
 
 /// A short, jittered pause between retries, growing with each attempt, so that racing requests

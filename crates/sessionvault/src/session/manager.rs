@@ -291,8 +291,10 @@ impl SessionManagerBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Unrepresentable`] when server mode has no store.
+    /// [`Error::Config`] when server mode has no store, or the configuration cannot work (see
+    /// [`SessionConfig::validate`]).
     pub fn build(self) -> Result<SessionManager, Error> {
+        self.config.validate()?;
         let codec = match self.mode {
             CookieMode::Server => Codec::Server,
             CookieMode::Sealed => Codec::Sealed(SealedCodec::new(&self.keyring)),
@@ -306,7 +308,7 @@ impl SessionManagerBuilder {
         let store: Arc<dyn SessionStore> = match (self.mode, self.store) {
             (_, Some(store)) => store,
             (CookieMode::Server, None) => {
-                return Err(Error::Unrepresentable("server mode needs a session store"));
+                return Err(Error::Config("server mode needs a session store".into()));
             }
             // Client modes never touch the store; an empty one keeps the engine uniform.
             (_, None) => Arc::new(crate::store::MemoryStore::new()),

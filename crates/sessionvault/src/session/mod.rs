@@ -7,6 +7,7 @@ mod cookie;
 mod handle;
 mod manager;
 mod revocation;
+mod size;
 mod turns;
 
 pub use anomaly::{FingerprintPolicy, GuessingLimit, user_agent_family};

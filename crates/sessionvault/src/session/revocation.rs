@@ -19,6 +19,7 @@ use jiff::Timestamp;
 
 use super::manager::Engine;
 use crate::Error;
+use crate::clock::later;
 use crate::events::EndReason;
 use crate::id::{IdHasher, StoreKey};
 use crate::store::{Record, RecordState};
@@ -122,7 +123,7 @@ pub(crate) async fn end_user(engine: &Engine, marks: &IdHasher, user: &str) -> R
     let key = user_key(marks, user);
     for _ in 0..=engine.config.max_retries {
         let now = engine.now();
-        let until = now + engine.config.absolute_timeout;
+        let until = later(now, engine.config.absolute_timeout);
         match engine.store.load(&key).await? {
             None => {
                 let mut marker = record(key, RecordState::Live, now, until);
