@@ -123,9 +123,17 @@ async fn read(session: Session) -> Result<String, SessionError> {
 }
 
 async fn incr(session: Session) -> Result<String, SessionError> {
-    let n = session
-        .update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-        .await?;
+    let add_one = |n: Option<i64>| n.unwrap_or(0) + 1;
+    let n = match session.update("n", add_one).await {
+        // A session held in the cookie cannot merge parallel increments, so `update` refuses;
+        // a read and a write say what happens instead: the last response wins.
+        Err(sessionvault::Error::UpdateNeedsServerMode) => {
+            let n = add_one(session.get("n").await?);
+            session.insert("n", n).await?;
+            n
+        }
+        n => n?,
+    };
     Ok(n.to_string())
 }
 

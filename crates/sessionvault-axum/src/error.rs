@@ -52,6 +52,9 @@ impl SessionError {
         } else if matches!(self.0, sessionvault::Error::SessionEnded) {
             "This session ended while the request ran (signed out elsewhere, revoked or \
              expired). Nothing was saved; please sign in again.\n"
+        } else if matches!(self.0, sessionvault::Error::IdChanged) {
+            "The session was given a new ID (at sign-in, say) while the request ran. Nothing \
+             was saved; please try again.\n"
         } else if self.0.is_conflict() {
             "The session was changed by another request at the same time. Nothing was saved; \
              please try again.\n"

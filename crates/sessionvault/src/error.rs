@@ -95,6 +95,26 @@ pub enum Error {
     #[error("the session was ended while this request ran; its changes were dropped")]
     SessionEnded,
 
+    /// The session's ID was replaced while this request ran on the old one: by a sign-in or
+    /// [`Session::cycle_id`](crate::Session::cycle_id) (a privilege change, across which no
+    /// write is carried), or by a renewal whose grace period has passed. Its changes were
+    /// dropped, and the cookie is left alone: the response that replaced the ID sets the new
+    /// one, and clearing it here could sign the user out (409).
+    #[error("the session's ID was replaced while this request ran; its changes were dropped")]
+    IdChanged,
+
+    /// [`Session::update`](crate::Session::update) was called on a session held in the cookie
+    /// ([`CookieMode::Sealed`](crate::CookieMode::Sealed) or
+    /// [`CookieMode::Flask`](crate::CookieMode::Flask)). A cookie cannot merge concurrent
+    /// writes: parallel requests carrying one cookie each answer with a cookie of their own and
+    /// the browser keeps the last, so `update`'s promise that every call counts cannot be kept.
+    /// Read with `get` and write with `insert` (the last response wins), or use server mode.
+    /// Nothing was changed; a programming error, not the client's (500).
+    #[error(
+        "update needs server mode: a session held in the cookie cannot merge concurrent updates"
+    )]
+    UpdateNeedsServerMode,
+
     /// A session value could not be converted to or from the requested type. The message
     /// names the key, not the value.
     #[error("session value {key:?} does not have the requested type")]
@@ -140,7 +160,7 @@ impl Error {
 
     /// True when the request lost a race it could not win: answer with 409.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict | Self::SessionEnded)
+        matches!(self, Self::Conflict | Self::SessionEnded | Self::IdChanged)
     }
 
     /// True when the client is refused for guessing session IDs: answer with 429.

@@ -59,7 +59,10 @@
 //! cookie: expiry is enforced from deadlines inside the authenticated cookie. Given a store,
 //! the manager keeps a denylist there, so an ended cookie session is refused like an ended
 //! server session (guarantee 3, for logout and sign-out-everywhere). Without a store, nothing
-//! remembers a logout: a cookie stays valid until it expires, and revoking is an error.
+//! remembers a logout: a cookie stays valid until it expires, and revoking is an error. A
+//! cookie cannot merge concurrent writes (the browser keeps the last response's), so there
+//! guarantee 2 becomes last-response-wins and [`Session::update`] is refused with a typed
+//! error rather than lose increments silently.
 //!
 //! # Security properties
 //!

@@ -7,7 +7,9 @@ use crate::support::{Harness, value_of};
 use jiff::SignedDuration;
 use sessionvault::session::{IncomingCookie, find_cookie};
 use sessionvault::store::{MemoryStore, SessionStore};
-use sessionvault::{Error, Keyring, RequestMeta, Session, SessionConfig, SessionManager};
+use sessionvault::{
+    CookieMode, Error, Keyring, RequestMeta, Session, SessionConfig, SessionManager,
+};
 
 fn harness() -> Harness {
     Harness::new(SessionConfig::default().with_max_retries(64))
@@ -615,4 +617,50 @@ async fn ids_are_renewed_periodically_with_a_grace_period() {
         req(Some(&second)).user().await.unwrap().as_deref(),
         Some("gina")
     );
+}
+
+/// In the cookie modes `update` is refused with a typed error: a cookie cannot merge
+/// concurrent writes, so the promise that every increment counts could not be kept. Nothing
+/// changes and no cookie is sent; `get` and `insert` still work, the last response winning.
+// See: issue 17, finding 8
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn review_cookie_modes_refuse_update() {
+    for mode in [CookieMode::Sealed, CookieMode::Flask] {
+        let h = Arc::new(Harness::with_mode(mode, SessionConfig::default()));
+        let s = h.request(None);
+        s.insert("n", 0).await.unwrap();
+        let cookie = value_of(&s.commit().await.unwrap().unwrap());
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let (h, cookie) = (Arc::clone(&h), cookie.clone());
+                tokio::spawn(async move {
+                    let s = h.request(Some(&cookie));
+                    let n = s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await;
+                    (n, s.commit().await.unwrap())
+                })
+            })
+            .collect();
+        for t in tasks {
+            let (n, header) = t.await.unwrap();
+            assert!(
+                matches!(n, Err(Error::UpdateNeedsServerMode)),
+                "{mode:?}: {n:?}"
+            );
+            assert_eq!(header, None, "{mode:?}: nothing changed, no cookie");
+        }
+        // A new session too: refused before anything is created.
+        let s = h.request(None);
+        assert!(matches!(
+            s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await,
+            Err(Error::UpdateNeedsServerMode)
+        ));
+        assert_eq!(s.commit().await.unwrap(), None, "{mode:?}");
+        // Read, then write: one request's increment, carried by its own cookie.
+        let s = h.request(Some(&cookie));
+        let n = s.get::<i64>("n").await.unwrap().unwrap();
+        s.insert("n", n + 1).await.unwrap();
+        let next = value_of(&s.commit().await.unwrap().unwrap());
+        let s = h.request(Some(&next));
+        assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1), "{mode:?}");
+    }
 }

@@ -312,3 +312,104 @@ async fn without_the_layer_the_extractor_says_what_is_missing() {
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body(r).await.contains("SessionLayer"));
 }
+
+/// The layer over a memory store with renewal every 10 minutes (30 seconds of grace), on a
+/// manual clock.
+fn renewing_app() -> (App, sessionvault::ManualClock) {
+    let clock = sessionvault::ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+    let store = TestStore::new(MemoryStore::new());
+    let events = Events::default();
+    let config = SessionConfig::default().with_id_renewal(
+        jiff::SignedDuration::from_mins(10),
+        jiff::SignedDuration::from_secs(30),
+    );
+    let manager = SessionManager::builder(Keyring::generate().unwrap())
+        .with_store(store.clone())
+        .with_clock(clock.clone())
+        .with_config(config)
+        .with_event_sink(events.clone())
+        .build()
+        .unwrap();
+    let router = Router::new()
+        .route("/incr", get(incr))
+        .route("/login", post(login))
+        .route("/whoami", get(whoami))
+        .layer(SessionLayer::new(manager));
+    let app = App {
+        router,
+        store,
+        events,
+    };
+    (app, clock)
+}
+
+/// Starts `path` with `cookie` and returns once its save is held at the store.
+async fn held_at_save(
+    app: &Arc<App>,
+    path: &'static str,
+    cookie: &str,
+) -> (
+    tokio::task::JoinHandle<Response>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let release = app.store.hold_next_save();
+    let writes = app.store.writes();
+    let in_flight = tokio::spawn({
+        let (app, cookie) = (Arc::clone(app), cookie.to_owned());
+        async move { app.call("GET", path, Some(&cookie), "").await }
+    });
+    while app.store.writes() == writes {
+        tokio::task::yield_now().await;
+    }
+    (in_flight, release)
+}
+
+/// Over HTTP: an `update` in flight when another request renews the ID answers 200, sets no
+/// cookie (so it cannot undo the renewal) and its increment lands in the successor.
+// See: issue 17, finding 2
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_renewal_grace_answers_an_update_in_flight_200_and_keeps_the_cookie() {
+    let (app, clock) = renewing_app();
+    let app = Arc::new(app);
+    let old = cookie_value(&app.call("GET", "/incr", None, "").await);
+    clock.advance(jiff::SignedDuration::from_mins(11));
+    let (in_flight, release) = held_at_save(&app, "/incr", &old).await;
+    let renewing = app.call("GET", "/whoami", Some(&old), "").await;
+    let new = cookie_value(&renewing);
+    assert_ne!(new, old);
+    release.send(()).unwrap();
+    let r = in_flight.await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        set_cookie(&r),
+        None,
+        "no cookie for the old ID, and no clearing"
+    );
+    assert_eq!(body(r).await, "2");
+    let r = app.call("GET", "/incr", Some(&new), "").await;
+    assert_eq!(body(r).await, "3", "every increment counted");
+}
+
+/// Over HTTP: a write in flight when the ID it carries is replaced by a sign-in is refused
+/// with 409, and the response leaves the cookie alone (clearing it could sign the user out).
+// See: issue 17, finding 2
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_write_racing_login_answers_409_and_keeps_the_cookie() {
+    let (app, _clock) = renewing_app();
+    let app = Arc::new(app);
+    let anonymous = cookie_value(&app.call("GET", "/incr", None, "").await);
+    let (in_flight, release) = held_at_save(&app, "/incr", &anonymous).await;
+    let signed_in = cookie_value(&app.call("POST", "/login", Some(&anonymous), "").await);
+    release.send(()).unwrap();
+    let r = in_flight.await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(set_cookie(&r), None, "the cookie is left alone");
+    let r = app.call("GET", "/whoami", Some(&signed_in), "").await;
+    assert_eq!(body(r).await, "alice");
+    let r = app.call("GET", "/incr", Some(&signed_in), "").await;
+    assert_eq!(
+        body(r).await,
+        "2",
+        "the refused increment is not in the signed-in session"
+    );
+}

@@ -4,10 +4,18 @@ use axum::http::header;
 use axum::response::Response;
 use sessionvault_axum::{Session, SessionError};
 
+/// Increments `n`: through `update` in server mode; in the cookie modes, which refuse
+/// `update`, by a read and a write (the last response wins).
 pub(crate) async fn incr(session: Session) -> Result<String, SessionError> {
-    let n = session
-        .update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-        .await?;
+    let add_one = |n: Option<i64>| n.unwrap_or(0) + 1;
+    let n = match session.update("n", add_one).await {
+        Err(sessionvault::Error::UpdateNeedsServerMode) => {
+            let n = add_one(session.get("n").await?);
+            session.insert("n", n).await?;
+            n
+        }
+        n => n?,
+    };
     Ok(n.to_string())
 }
 

@@ -10,8 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::handle::{
-    Change, CookieAction, Current, State, Update, apply, idle_deadline, set_cookie_header,
-    touch_due,
+    CookieAction, Current, State, apply, idle_deadline, set_cookie_header, touch_due,
 };
 use super::manager::{Codec, Engine};
 use super::revocation;
@@ -178,26 +177,6 @@ fn from_flask(
         }
     };
     Some((meta, data))
-}
-
-/// Client modes: an `update` applies in memory; the cookie written at commit carries it.
-pub(crate) fn write_in_memory(
-    state: &mut State,
-    update: Option<Update<'_>>,
-) -> Result<Option<serde_json::Value>, Error> {
-    let Some((key, f)) = update else {
-        return Ok(None);
-    };
-    let mut data = match &state.current {
-        Some(Current::Existing { record, .. }) => record.data.clone(),
-        _ => BTreeMap::new(),
-    };
-    apply(&state.changes, &mut data);
-    let value = f(data.remove(key))?;
-    state
-        .changes
-        .push(Change::Set(key.to_owned(), value.clone()));
-    Ok(Some(value))
 }
 
 /// A fresh denylist ID, when revocation is on.

@@ -97,10 +97,24 @@ impl SessionConfig {
     }
 
     /// Gives a session a new ID every `every`, limiting how long a stolen ID stays useful. The
-    /// replaced ID keeps working for `grace` (a few seconds is enough), so requests already in
-    /// flight when the renewal happens do not fail; after that it is dead like any other. Off by
-    /// default; server mode only. Both must be more than zero and at most
+    /// replaced ID keeps working for `grace` (a few seconds is enough); after that it is dead
+    /// like any other. Off by default; server mode only. Both must be more than zero and at most
     /// [`MAX_DURATION`](Self::MAX_DURATION), and `grace` shorter than `every`.
+    ///
+    /// Requests already in flight when the renewal happens, and those the browser sends with
+    /// the old ID before the renewing response reaches it, do not fail: within the grace period
+    /// they read and write the successor (a write that loses the race to the renewal is
+    /// replayed there, so no change and no [`update`](crate::Session::update) is lost). Their
+    /// responses leave the cookie alone: they neither clear it nor set one. Only the renewing
+    /// response sets the new ID, because it is the only one that knows it; stores keep a keyed
+    /// hash of the successor, never its raw ID. Whichever response arrives last, the browser
+    /// ends up with the new ID.
+    ///
+    /// The grace is for renewal only. A sign-in or [`cycle_id`](crate::Session::cycle_id)
+    /// changes privileges, and no request with the ID it replaced reaches the new session: a
+    /// write racing a sign-in fails with [`Error::IdChanged`](crate::Error::IdChanged), which
+    /// leaves the cookie alone. A successor that was itself ended (logout, revocation) stays
+    /// ended.
     pub fn with_id_renewal(mut self, every: SignedDuration, grace: SignedDuration) -> Self {
         self.renewal = Some(Renewal { every, grace });
         self

@@ -23,6 +23,10 @@ use crate::events::{EndReason, SecurityEvent};
 use crate::id::SessionId;
 use crate::store::{Record, RecordState};
 
+/// How many renewals a request with a replaced ID follows. One is the rule (the grace period
+/// is shorter than the renewal interval); the bound caps what a longer chain can cost.
+const MAX_RENEWAL_HOPS: usize = 4;
+
 /// One recorded write: replayed on a fresh record when a save loses a race.
 #[derive(Clone, Debug)]
 pub(crate) enum Change {
@@ -259,17 +263,31 @@ impl Session {
     /// new one. When another request saved first, `f` runs again on the fresh value, so
     /// concurrent increments all count. Returns the value that was saved.
     ///
+    /// Server mode only. A session held in the cookie ([`CookieMode::Sealed`],
+    /// [`CookieMode::Flask`]) cannot merge: parallel requests with one cookie would each answer
+    /// with a cookie of their own, the browser would keep the last, and all but one increment
+    /// would vanish without a word. So there `update` changes nothing and fails; read with
+    /// [`get`](Self::get) and write with [`insert`](Self::insert), whose last-write-wins rule
+    /// is the one a cookie can keep.
+    ///
     /// # Errors
     ///
+    /// [`Error::UpdateNeedsServerMode`] in the cookie modes (before anything is loaded);
     /// [`Error::Conflict`] when the retries run out, [`Error::SessionEnded`] when the session
-    /// ended meanwhile, [`Error::SessionTooLarge`] when the new value would take the session's
-    /// data past its limit, [`Error::Store`] when the store fails. In every error case nothing
-    /// was saved.
+    /// ended meanwhile, [`Error::IdChanged`] when a sign-in replaced its ID meanwhile,
+    /// [`Error::SessionTooLarge`] when the new value would take the session's data past its
+    /// limit, [`Error::Store`] when the store fails. In every error case nothing was saved.
+    ///
+    /// [`CookieMode::Sealed`]: crate::CookieMode::Sealed
+    /// [`CookieMode::Flask`]: crate::CookieMode::Flask
     pub async fn update<T, F>(&self, key: &str, f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned,
         F: Fn(Option<T>) -> T + Send + Sync,
     {
+        if !matches!(self.engine().codec, Codec::Server) {
+            return Err(Error::UpdateNeedsServerMode);
+        }
         let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         let typed = |current: Option<serde_json::Value>| -> Result<serde_json::Value, Error> {
@@ -588,24 +606,78 @@ impl Session {
             // Boxed: a rare path whose records would otherwise bloat every request's future.
             found = Box::pin(self.load_from_fallback(&id, key)).await?;
         }
-        let Some(mut record) = found else {
+        let Some(record) = found else {
             engine.emit(SecurityEvent::UnknownId);
             engine.failed_cookie(ip);
             return Ok((Current::New, false));
         };
         // Renewed moments ago: a request already in flight with the old ID is served the
-        // successor until the grace period ends (one hop is enough: grace is shorter than the
-        // renewal interval).
-        let mut via_grace = false;
-        if let Some((successor, _)) = record.successor().filter(|(_, until)| now < *until)
-            && let Some(next) = engine.store.load_shared(&successor).await?
-        {
-            record = next;
-            via_grace = true;
-        }
+        // successor until the grace period ends.
+        let (record, via_grace) = self.follow_renewals(record, now).await?;
         let current = self.check_loaded(record, now).await?;
         let via_grace = via_grace && matches!(current, Current::Existing { .. });
         Ok((current, via_grace))
+    }
+
+    /// The session a record leads to: itself, or for the tombstone of a renewal still within
+    /// its grace period, the successor (followed at most [`MAX_RENEWAL_HOPS`] times). True when
+    /// it moved. What it leads to may itself be ended, and stays so: only live records are
+    /// ever written.
+    async fn follow_renewals(
+        &self,
+        mut record: Arc<Record>,
+        now: Timestamp,
+    ) -> Result<(Arc<Record>, bool), Error> {
+        let mut moved = false;
+        for _ in 0..MAX_RENEWAL_HOPS {
+            let Some((successor, _)) = record.successor().filter(|(_, until)| now < *until) else {
+                break;
+            };
+            let Some(next) = self.engine().store.load_shared(&successor).await? else {
+                break;
+            };
+            record = next;
+            moved = true;
+        }
+        Ok((record, moved))
+    }
+
+    /// After a save that missed: the session under `key` as it now is, for this request to
+    /// replay its changes on, through a renewal made within its grace period (`via_grace` is
+    /// then set). A session ended or replaced meanwhile is an error and is never written again.
+    async fn reload(&self, state: &mut State, key: crate::id::StoreKey) -> Result<(), Error> {
+        let engine = self.engine();
+        let now = engine.now();
+        let found = match engine.store.load_shared(&key).await? {
+            Some(found) => Some(self.follow_renewals(found, now).await?.0),
+            None => None,
+        };
+        if let Some(fresh) = found.as_ref().filter(|r| r.end_reason_at(now).is_none()) {
+            state.via_grace |= fresh.key != key;
+            state.current = Some(Current::Existing {
+                record: Arc::clone(fresh),
+            });
+            return Ok(());
+        }
+        state.changes.clear();
+        state.current = Some(Current::New);
+        let replaced = found.is_some_and(|r| {
+            matches!(
+                r.state,
+                RecordState::Ended {
+                    reason: EndReason::Cycled | EndReason::Renewed,
+                    ..
+                }
+            )
+        });
+        if replaced {
+            // A sign-in or cycle (a privilege change, never followed), or a renewal whose grace
+            // ran out: the session lives on under an ID whose cookie another response sets.
+            // Clearing the cookie here could undo that one, if this response came last.
+            return Err(Error::IdChanged);
+        }
+        state.clear_stale = true;
+        Err(Error::SessionEnded)
     }
 
     /// A loaded record as the request's session: live, or ended (expired just now, or before).
@@ -986,8 +1058,10 @@ impl Session {
 
     /// New ID, same data (plus this request's changes); the old record becomes a tombstone,
     /// but only if nobody wrote to it since it was loaded (otherwise their write is folded in
-    /// first). With `renew`, the tombstone points to the new record until that grace deadline.
-    async fn cycle(&self, state: &mut State, renew: Option<Timestamp>) -> Result<SessionId, Error> {
+    /// first). With `renew`, the tombstone points to the new record until that grace deadline;
+    /// when another request renewed it first, this one's changes go to that successor and its
+    /// cookie stays as it is.
+    async fn cycle(&self, state: &mut State, renew: Option<Timestamp>) -> Result<(), Error> {
         let engine = self.engine();
         for attempt in 0..=engine.config.max_retries {
             let Some(Current::Existing { record: old, .. }) = &state.current else {
@@ -1004,7 +1078,8 @@ impl Session {
             let changes = std::mem::take(&mut state.changes);
             let login = state.login.clone();
             let stale_auth = state.stale_auth;
-            let id = self.create_record(state, data, user).await?;
+            let saves_more = !changes.is_empty() || stale_auth;
+            self.create_record(state, data, user).await?;
             let Some(Current::Existing { record: new, .. }) = &mut state.current else {
                 return Err(Error::Unreachable("a created record is current"));
             };
@@ -1049,9 +1124,10 @@ impl Session {
                 state.cycle = false;
                 state.login = None;
                 state.stale_auth = false;
-                return Ok(id);
+                return Ok(());
             }
-            // Someone wrote to the old session meanwhile: drop the copy, reload, try again.
+            // Someone wrote to the old session meanwhile (or ended or renewed it): drop the
+            // copy, reload, try again.
             engine
                 .store
                 .end(&new_key, EndReason::Cycled, engine.now(), None)
@@ -1059,13 +1135,22 @@ impl Session {
             state.changes = changes;
             state.login = login;
             state.issued = None;
-            match engine.store.load(&old.key).await? {
-                Some(fresh) if fresh.end_reason_at(engine.now()).is_none() => {
-                    state.current = Some(Current::Existing {
-                        record: Arc::new(fresh),
-                    });
+            match self.reload(state, old.key).await {
+                Ok(()) => {}
+                // A renewal the request only rode on, with nothing of its own to save: it ends
+                // as it would have without renewal, without an error or a cookie.
+                Err(Error::SessionEnded | Error::IdChanged) if renew.is_some() && !saves_more => {
+                    state.clear_stale = false;
+                    return Ok(());
                 }
-                _ => return Err(Error::SessionEnded),
+                Err(error) => return Err(error),
+            }
+            if renew.is_some() && state.via_grace {
+                // Another request renewed it first: this one saves its changes there.
+                if saves_more {
+                    Box::pin(self.write(state, None)).await?;
+                }
+                return Ok(());
             }
             backoff(attempt).await;
         }
@@ -1089,24 +1174,13 @@ impl Session {
                 Some((key, f)) => Some((key, f(data.remove(key))?)),
                 None => None,
             };
-            if matches!(engine.codec, Codec::Server) {
-                if let Some((key, value)) = &saved {
-                    data.insert((*key).to_owned(), value.clone());
-                }
-                size::check(engine, &state.changes, saved.is_some(), &data)?;
-                self.create_record(state, data, state.login.clone()).await?;
-                state.cycle = false;
-            } else if let Some((key, value)) = &saved {
-                // Client modes: the cookie written at commit carries it.
-                state
-                    .changes
-                    .push(Change::Set((*key).to_owned(), value.clone()));
+            if let Some((key, value)) = &saved {
+                data.insert((*key).to_owned(), value.clone());
             }
+            size::check(engine, &state.changes, saved.is_some(), &data)?;
+            self.create_record(state, data, state.login.clone()).await?;
+            state.cycle = false;
             return Ok(saved.map(|(_, value)| value));
-        }
-        if !matches!(engine.codec, Codec::Server) {
-            // Client modes have no store to race with: the cookie carries the result.
-            return client::write_in_memory(state, update);
         }
         let Some(Current::Existing { record }) = &mut state.current else {
             return Err(Error::SessionEnded);
@@ -1150,20 +1224,19 @@ impl Session {
                 }
                 return Ok(saved);
             }
-            // Lost a race: reload; replay on the fresh record unless the session is over.
+            // Lost a race: reload; replay on the fresh record (or on the successor of a renewal
+            // within its grace) unless the session is over.
             let key = record.key;
-            match engine.store.load(&key).await? {
-                Some(fresh) if fresh.end_reason_at(engine.now()).is_none() => {
-                    if let Some(Current::Existing { record, .. }) = &mut state.current {
-                        *record = Arc::new(fresh);
-                    }
+            self.reload(state, key).await?;
+            if let Some(Current::Existing { record }) = &mut state.current
+                && record.key != key
+            {
+                // Followed a renewal: take turns with this process's writers of the successor.
+                turn = engine.turns.take(record.key).await;
+                if let Some(newer) = turn.newer_than(record) {
+                    *record = newer;
                 }
-                _ => {
-                    state.changes.clear();
-                    state.current = Some(Current::New);
-                    state.clear_stale = true;
-                    return Err(Error::SessionEnded);
-                }
+                continue;
             }
             backoff(attempt).await;
         }

@@ -28,10 +28,16 @@ pub enum CookieMode {
     Server,
     /// The cookie holds the whole session, encrypted (XChaCha20-Poly1305). No session store;
     /// given one, it keeps a denylist so that logout is final.
+    ///
+    /// A cookie cannot merge: parallel requests with one cookie each answer with a cookie of
+    /// their own, and the browser keeps whichever arrives last. So concurrent writes follow
+    /// last-response-wins, and [`Session::update`], whose promise is that every concurrent call
+    /// counts, is refused with [`Error::UpdateNeedsServerMode`]. Use server mode for counters
+    /// and anything else that must add up.
     Sealed,
     /// The cookie is a Flask session cookie, signed but readable, to share sessions with a
     /// Flask application using the same secret key. Given a store, it keeps a denylist as in
-    /// [`CookieMode::Sealed`].
+    /// [`CookieMode::Sealed`], and like it refuses [`Session::update`].
     Flask,
 }
 
