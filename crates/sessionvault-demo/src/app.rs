@@ -501,7 +501,7 @@ async fn events(
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.monitor.metrics(),
+        state.monitor.metrics() + &state.users.metrics(),
     )
         .into_response()
 }
