@@ -2,7 +2,9 @@
 //! `cargo run --release -p sessionvault-demo` and open the URL it prints.
 
 mod app;
+mod hashing;
 mod monitor;
+mod throttle;
 mod users;
 
 use std::io::Write as _;

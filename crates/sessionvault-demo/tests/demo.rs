@@ -452,3 +452,128 @@ fn every_signed_in_page_offers_sign_out() {
         );
     }
 }
+
+/// The demo's count of argon2 computations, from `/metrics`.
+fn password_hashes(demo: &Demo) -> u64 {
+    let metrics = Browser::new(demo, "test").get("/metrics").body;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sessionvault_demo_password_hashes_total "))
+        .unwrap_or_else(|| panic!("no password hash counter in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+/// Signs in from `n` browsers at once, browser `i` as `user(i)`; the statuses.
+fn parallel_sign_ins(demo: &Demo, n: usize, user: impl Fn(usize) -> String + Sync) -> Vec<u16> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, user) = (&barrier, &user);
+                s.spawn(move || {
+                    let mut b = Browser::new(demo, "test");
+                    let token = b.get("/login").csrf();
+                    barrier.wait();
+                    let name = user(i);
+                    let form = [
+                        ("username", name.as_str()),
+                        ("password", "wrong"),
+                        ("csrf_token", token.as_str()),
+                    ];
+                    b.request("POST", "/login", &form).status
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+// See: issue 17, finding 14
+#[test]
+fn review_sign_in_limit_is_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let before = password_hashes(&demo);
+    let statuses = parallel_sign_ins(&demo, 50, |_| "alice".into());
+    let verified = password_hashes(&demo) - before;
+    assert!(
+        verified <= 5,
+        "{verified} verifications for 50 parallel guesses"
+    );
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused >= 45, "{statuses:?}");
+    let mut b = Browser::new(&demo, "test");
+    assert_eq!(
+        b.sign_in("alice", "correct horse battery staple").status,
+        429
+    );
+}
+
+// See: issue 17, finding 14
+#[test]
+fn review_unknown_and_known_names_cost_one_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    for user in ["alice", "nobody", "bob", "nobody-else"] {
+        let before = password_hashes(&demo);
+        let r = Browser::new(&demo, "test").sign_in(user, "wrong");
+        assert_eq!(r.location.as_deref(), Some("/login"), "{user}");
+        assert_eq!(password_hashes(&demo) - before, 1, "{user}");
+    }
+}
+
+/// The peak resident memory of a process, in bytes, from `/proc`.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+// See: issue 17, finding 4
+#[test]
+fn review_password_hashing_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let statuses = parallel_sign_ins(&demo, 200, |i| format!("nobody{i}"));
+    // Argon2's default parameters take 19 MiB per hash, and the demo hashes on at most one
+    // thread per core: the process stays under 96 MiB plus 32 MiB per core.
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    let bound = (96 + 32 * cores) << 20;
+    let peak = peak_rss(demo._server.pid());
+    assert!(
+        peak < bound,
+        "peak RSS {} MiB, bound {} MiB",
+        peak >> 20,
+        bound >> 20
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [303, 429].contains(s)),
+        "{statuses:?}"
+    );
+}
+
+// See: issue 17, finding 4
+#[test]
+fn review_failures_are_counted_per_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "test");
+    for i in 0..20 {
+        let r = b.sign_in(&format!("user{i}"), "wrong");
+        assert_eq!(r.location.as_deref(), Some("/login"), "attempt {i}");
+    }
+    let limited = b.sign_in("bob", "hunter2 hunter2 hunter2");
+    assert_eq!(
+        limited.status, 429,
+        "20 failures from one address, any names"
+    );
+}
