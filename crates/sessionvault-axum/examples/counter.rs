@@ -4,8 +4,8 @@
 //! cargo run --release -p sessionvault-axum --example counter -- [--listen ADDR]
 //!     [--store memory|sqlite:PATH|postgres://USER@HOST:PORT/DB|redis://HOST:PORT[/DB]
 //!      |redis-cluster://HOST:PORT[,HOST:PORT...]]
-//!     [--cookie-mode server|sealed|flask] [--secret-file PATH] [--idle-timeout 30m]
-//!     [--absolute-timeout 12h] [--insecure-dev]
+//!     [--cookie-mode server|sealed|flask] [--secret-file PATH [--fallback-secret-file PATH]...]
+//!     [--idle-timeout 30m] [--absolute-timeout 12h] [--insecure-dev]
 //! ```
 //!
 //! Endpoints: `GET /read`, `GET /incr`, `GET /set?key=K&value=V`, `GET /get?key=K`,
@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::{Parser, ValueEnum};
 use jiff::SignedDuration;
+use sessionvault::timeout::parse_timeout;
 use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
 use sessionvault_axum::{Session, SessionError, SessionLayer};
 use sessionvault_redis::RedisStore;
@@ -47,11 +48,15 @@ struct Args {
     /// SECRET_KEY). Without it, a fresh key is generated at each start.
     #[arg(long)]
     secret_file: Option<PathBuf>,
-    /// Idle timeout, such as `2s`, `30m` or `12h`.
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    /// An older key file that still verifies but no longer signs, for key rotation (see
+    /// docs/SECURITY.md). Repeatable, newest first.
+    #[arg(long, value_name = "PATH", requires = "secret_file")]
+    fallback_secret_file: Vec<PathBuf>,
+    /// Idle timeout, such as `2s`, `30m` or `12h` (positive, at most 400 days).
+    #[arg(long, default_value = "30m", value_parser = parse_timeout, allow_hyphen_values = true)]
     idle_timeout: SignedDuration,
-    /// Absolute lifetime, such as `12h`.
-    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    /// Absolute lifetime, such as `12h` (positive, at most 400 days).
+    #[arg(long, default_value = "12h", value_parser = parse_timeout, allow_hyphen_values = true)]
     absolute_timeout: SignedDuration,
     /// Plain cookie name and no `Secure`, for curl over http on hosts other than localhost.
     #[arg(long)]
@@ -65,24 +70,20 @@ enum Mode {
     Flask,
 }
 
-fn parse_duration(text: &str) -> Result<SignedDuration, String> {
-    let d: SignedDuration = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 2s, 30m or 12h"))?;
-    if d <= SignedDuration::ZERO {
-        return Err("a timeout must be positive".into());
-    }
-    Ok(d)
-}
-
 async fn manager(args: &Args) -> anyhow::Result<SessionManager> {
-    let keyring = match &args.secret_file {
-        Some(path) => Keyring::new(
-            sessionvault::keyring::read_secret_file(path)
-                .with_context(|| format!("cannot read {}", path.display()))?,
-        )?,
+    let read = |path: &PathBuf| {
+        sessionvault::keyring::read_secret_file(path)
+            .with_context(|| format!("cannot read {}", path.display()))
+    };
+    let mut keyring = match &args.secret_file {
+        Some(path) => Keyring::new(read(path)?)?,
         None => Keyring::generate()?,
     };
+    for path in &args.fallback_secret_file {
+        keyring = keyring
+            .with_fallback(read(path)?)
+            .with_context(|| format!("fallback key {}", path.display()))?;
+    }
     let cookie = if args.insecure_dev {
         CookieConfig::dangerous_insecure_dev()
     } else {

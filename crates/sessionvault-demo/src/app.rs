@@ -13,6 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sessionvault::SessionManager;
 use sessionvault_axum::{CsrfLayer, CsrfToken, Session, SessionError, SessionLayer};
+use zeroize::Zeroizing;
 
 use crate::monitor::Monitor;
 use crate::users::{SignInError, Users};
@@ -213,14 +214,8 @@ async fn login(
     ClientIp(client): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, SessionError> {
-    let throttle = format!("{}|{client}", form.username);
-    let users = Arc::clone(&state.users);
-    let (user, password) = (form.username.clone(), form.password);
-    // Password hashing is slow on purpose: keep it off the async workers.
-    let result = tokio::task::spawn_blocking(move || users.sign_in(&user, &password, &throttle))
-        .await
-        .unwrap_or(Err(SignInError::Invalid));
-    match result {
+    let password = Zeroizing::new(form.password);
+    match state.users.sign_in(&form.username, password, &client).await {
         Ok(()) => {
             session.login(&form.username).await?;
             flash(&session, "ok", &format!("Welcome, {}.", form.username)).await?;
@@ -231,15 +226,30 @@ async fn login(
             flash(&session, "error", "Wrong username or password.").await?;
             Ok(Redirect::to("/login").into_response())
         }
-        Err(SignInError::TooManyAttempts) => Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            Html(
-                "<!doctype html><title>Too many attempts</title><h1>Too many failed sign-ins</h1>\
-                  <p>Wait a few minutes and try again.</p>",
-            ),
-        )
-            .into_response()),
+        Err(refused) => Ok(refusal(&refused)),
     }
+}
+
+/// The answer to a sign-in refused before its password was checked.
+fn refusal(error: &SignInError) -> Response {
+    let (retry_after, page) = match error {
+        SignInError::Busy => (
+            "1",
+            "<!doctype html><title>Busy</title><h1>Too many sign-ins at once</h1>\
+             <p>Try again in a moment.</p>",
+        ),
+        SignInError::TooManyAttempts | SignInError::Invalid => (
+            "900",
+            "<!doctype html><title>Too many attempts</title><h1>Too many failed sign-ins</h1>\
+             <p>Wait a few minutes and try again.</p>",
+        ),
+    };
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, retry_after)],
+        Html(page),
+    )
+        .into_response()
 }
 
 async fn logout(session: Session) -> Result<Response, SessionError> {
@@ -444,22 +454,22 @@ async fn change_password(
         .await?;
         return Ok(Redirect::to("/password").into_response());
     }
-    let users = Arc::clone(&state.users);
-    let (u, current, new) = (user.clone(), form.current_password, form.new_password);
-    let throttle = format!("{user}|{client}");
-    let ok = tokio::task::spawn_blocking(move || {
-        let ok = users.sign_in(&u, &current, &throttle).is_ok();
-        if ok {
-            users.set_password(&u, &new);
+    let (current, new) = (
+        Zeroizing::new(form.current_password),
+        Zeroizing::new(form.new_password),
+    );
+    match state
+        .users
+        .change_password(&user, current, new, &client)
+        .await
+    {
+        Ok(()) => {}
+        Err(SignInError::Invalid) => {
+            tokio::time::sleep(FAILURE_DELAY).await;
+            flash(&session, "error", "The current password is wrong.").await?;
+            return Ok(Redirect::to("/password").into_response());
         }
-        ok
-    })
-    .await
-    .unwrap_or(false);
-    if !ok {
-        tokio::time::sleep(FAILURE_DELAY).await;
-        flash(&session, "error", "The current password is wrong.").await?;
-        return Ok(Redirect::to("/password").into_response());
+        Err(refused) => return Ok(refusal(&refused)),
     }
     let others = session.revoke_others().await?;
     session.cycle_id().await?;
@@ -501,7 +511,7 @@ async fn events(
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.monitor.metrics(),
+        state.monitor.metrics() + &state.users.metrics(),
     )
         .into_response()
 }

@@ -2,7 +2,9 @@
 //! `cargo run --release -p sessionvault-demo` and open the URL it prints.
 
 mod app;
+mod hashing;
 mod monitor;
+mod throttle;
 mod users;
 
 use std::io::Write as _;
@@ -15,6 +17,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
 use jiff::SignedDuration;
 use sessionvault::store::SessionStore;
+use sessionvault::timeout::parse_timeout;
 use sessionvault::{
     CookieConfig, CookieMode, FingerprintPolicy, GuessingLimit, Keyring, MemoryStore,
     SessionConfig, SessionManager,
@@ -41,11 +44,15 @@ struct Args {
     /// first start and kept, mode 0600, next to the SQLite database (or in the current folder).
     #[arg(long)]
     secret_file: Option<PathBuf>,
-    /// Idle timeout, such as `30m`.
-    #[arg(long, default_value = "30m")]
+    /// An older key file that still verifies but no longer signs, for key rotation (see
+    /// docs/SECURITY.md). Repeatable, newest first.
+    #[arg(long, value_name = "PATH")]
+    fallback_secret_file: Vec<PathBuf>,
+    /// Idle timeout, such as `2s`, `30m` or `12h` (positive, at most 400 days).
+    #[arg(long, default_value = "30m", value_parser = parse_timeout, allow_hyphen_values = true)]
     idle_timeout: SignedDuration,
-    /// Absolute lifetime, such as `12h`.
-    #[arg(long, default_value = "12h")]
+    /// Absolute lifetime, such as `12h` (positive, at most 400 days).
+    #[arg(long, default_value = "12h", value_parser = parse_timeout, allow_hyphen_values = true)]
     absolute_timeout: SignedDuration,
     /// Plain cookie name and no `Secure`, for plain http on hosts other than localhost (browsers
     /// treat http://localhost as secure, so the default works there).
@@ -114,7 +121,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .secret_file
         .clone()
         .unwrap_or_else(|| default_secret_path(&args.store));
-    let keyring = Keyring::new(load_or_create_secret(&secret_path)?)?;
+    let mut keyring = Keyring::new(load_or_create_secret(&secret_path)?)?;
+    for path in &args.fallback_secret_file {
+        let old = sessionvault::keyring::read_secret_file(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        keyring = keyring
+            .with_fallback(old)
+            .with_context(|| format!("fallback key {}", path.display()))?;
+    }
     let monitor = Monitor::default();
     let store = TimedStore {
         inner: open_store(&args.store).await?,
@@ -162,9 +176,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let _ = writeln!(out, "sessionvault demo on http://{address}/");
     let _ = writeln!(
         out,
-        "  store: {}, cookie mode: {mode_name}, key file: {}",
+        "  store: {}, cookie mode: {mode_name}, key file: {} (+{} fallback)",
         state.store,
-        secret_path.display()
+        secret_path.display(),
+        args.fallback_secret_file.len()
     );
     for (user, password) in users::DEMO_ACCOUNTS {
         let _ = writeln!(out, "  account: {user} / {password}");

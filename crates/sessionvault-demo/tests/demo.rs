@@ -452,3 +452,283 @@ fn every_signed_in_page_offers_sign_out() {
         );
     }
 }
+
+/// The demo's count of argon2 computations, from `/metrics`.
+fn password_hashes(demo: &Demo) -> u64 {
+    let metrics = Browser::new(demo, "test").get("/metrics").body;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sessionvault_demo_password_hashes_total "))
+        .unwrap_or_else(|| panic!("no password hash counter in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+/// Signs in from `n` browsers at once, browser `i` as `user(i)`; the statuses.
+fn parallel_sign_ins(demo: &Demo, n: usize, user: impl Fn(usize) -> String + Sync) -> Vec<u16> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, user) = (&barrier, &user);
+                s.spawn(move || {
+                    let mut b = Browser::new(demo, "test");
+                    let token = b.get("/login").csrf();
+                    barrier.wait();
+                    let name = user(i);
+                    let form = [
+                        ("username", name.as_str()),
+                        ("password", "wrong"),
+                        ("csrf_token", token.as_str()),
+                    ];
+                    b.request("POST", "/login", &form).status
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+// See: issue 17, finding 14
+#[test]
+fn review_sign_in_limit_is_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let before = password_hashes(&demo);
+    let statuses = parallel_sign_ins(&demo, 50, |_| "alice".into());
+    let verified = password_hashes(&demo) - before;
+    assert!(
+        verified <= 5,
+        "{verified} verifications for 50 parallel guesses"
+    );
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused >= 45, "{statuses:?}");
+    let mut b = Browser::new(&demo, "test");
+    assert_eq!(
+        b.sign_in("alice", "correct horse battery staple").status,
+        429
+    );
+}
+
+// See: issue 17, finding 14
+#[test]
+fn review_unknown_and_known_names_cost_one_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    for user in ["alice", "nobody", "bob", "nobody-else"] {
+        let before = password_hashes(&demo);
+        let r = Browser::new(&demo, "test").sign_in(user, "wrong");
+        assert_eq!(r.location.as_deref(), Some("/login"), "{user}");
+        assert_eq!(password_hashes(&demo) - before, 1, "{user}");
+    }
+}
+
+/// The peak resident memory of a process, in bytes, from `/proc`.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+// See: issue 17, finding 4
+#[test]
+fn review_password_hashing_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let statuses = parallel_sign_ins(&demo, 200, |i| format!("nobody{i}"));
+    // Argon2's default parameters take 19 MiB per hash, and the demo hashes on at most one
+    // thread per core: the process stays under 96 MiB plus 32 MiB per core.
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    let bound = (96 + 32 * cores) << 20;
+    let peak = peak_rss(demo._server.pid());
+    assert!(
+        peak < bound,
+        "peak RSS {} MiB, bound {} MiB",
+        peak >> 20,
+        bound >> 20
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [303, 429].contains(s)),
+        "{statuses:?}"
+    );
+}
+
+// See: issue 17, finding 4
+#[test]
+fn review_failures_are_counted_per_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "test");
+    for i in 0..20 {
+        let r = b.sign_in(&format!("user{i}"), "wrong");
+        assert_eq!(r.location.as_deref(), Some("/login"), "attempt {i}");
+    }
+    let limited = b.sign_in("bob", "hunter2 hunter2 hunter2");
+    assert_eq!(
+        limited.status, 429,
+        "20 failures from one address, any names"
+    );
+}
+
+/// Runs the demo with `args` and expects it to refuse them before it starts: its exit code and
+/// the first line of its error.
+fn refused(args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionvault-demo"))
+        .args(["--listen", "127.0.0.1:0", "--store", "memory"])
+        .args(args)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the demo started with {args:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!err.contains("panicked"), "{err}");
+    (
+        out.status.code(),
+        err.lines().next().unwrap_or_default().to_owned(),
+    )
+}
+
+// See: issue 17, finding 10
+#[test]
+fn review_demo_refuses_bad_timeouts() {
+    for flag in ["--idle-timeout", "--absolute-timeout"] {
+        for (value, why) in [
+            ("0s", "must be positive"),
+            ("-5m", "must be positive"),
+            ("9601h", "at most 400 days"),
+            ("soon", "not a duration"),
+        ] {
+            let (code, line) = refused(&[flag, value]);
+            assert_eq!(code, Some(2), "{flag} {value}: {line}");
+            assert!(
+                line.contains(flag) && line.contains(why),
+                "{flag} {value}: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn demo_timeouts_parse_like_the_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(
+        Command::new(env!("CARGO_BIN_EXE_sessionvault-demo"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--insecure-dev",
+                "--store",
+                "memory",
+            ])
+            .args(["--idle-timeout", "2s", "--absolute-timeout", "90m"])
+            .current_dir(dir.path())
+            .stderr(Stdio::null()),
+    );
+    let demo = Demo {
+        base: server.url(),
+        _server: server,
+    };
+    let mut b = Browser::new(&demo, "test");
+    b.sign_in("alice", "correct horse battery staple");
+    let account = b.get("/account").body;
+    assert!(
+        account.contains("(in 1 s)") || account.contains("(in 2 s)"),
+        "idle expiry 2 s away: {account}"
+    );
+    assert!(
+        account.contains("(in 1 h 29 min)") || account.contains("(in 1 h 30 min)"),
+        "absolute expiry 90 min away: {account}"
+    );
+}
+
+/// A fresh strong key in a file of its own.
+fn key_file(dir: &Path, name: &str) -> String {
+    let key = sessionvault::Secret::generate(32).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, hex::encode(key.expose())).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn start_with(dir: &Path, args: &[&str]) -> Demo {
+    let server = spawn_server(
+        Command::new(env!("CARGO_BIN_EXE_sessionvault-demo"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--insecure-dev",
+                "--store",
+                "memory",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .stderr(Stdio::null()),
+    );
+    Demo {
+        base: server.url(),
+        _server: server,
+    }
+}
+
+#[test]
+fn fallback_secret_files_keep_sessions_across_a_key_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (k1, k2, k3) = (
+        key_file(dir.path(), "k1"),
+        key_file(dir.path(), "k2"),
+        key_file(dir.path(), "k3"),
+    );
+    let flask = ["--cookie-mode", "flask"];
+    let old = {
+        let demo = start_with(dir.path(), &[&flask[..], &["--secret-file", &k1]].concat());
+        let mut b = Browser::new(&demo, "test");
+        b.sign_in("alice", "correct horse battery staple");
+        b.cookie.clone().unwrap()
+    };
+    // k3 signs; k2 and k1 (repeated flag, newest first) still verify.
+    let rotated = [
+        &flask[..],
+        &["--secret-file", &k3],
+        &["--fallback-secret-file", &k2],
+        &["--fallback-secret-file", &k1],
+    ]
+    .concat();
+    let new = {
+        let demo = start_with(dir.path(), &rotated);
+        let mut b = Browser::new(&demo, "test");
+        b.cookie = Some(old.clone());
+        assert_eq!(b.get("/account").status, 200, "the old key still verifies");
+        let new = b.cookie.clone().unwrap();
+        assert_ne!(new, old, "re-issued under the new key");
+        new
+    };
+    let demo = start_with(dir.path(), &[&flask[..], &["--secret-file", &k3]].concat());
+    let mut b = Browser::new(&demo, "test");
+    b.cookie = Some(new);
+    assert_eq!(b.get("/account").status, 200, "signed by the new key");
+    b.cookie = Some(old);
+    assert_eq!(
+        b.get("/account").location.as_deref(),
+        Some("/login"),
+        "the old key is retired"
+    );
+}

@@ -192,6 +192,11 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// The process ID, for reading the server's `/proc` entries.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The first `http://…` word of the banner, without a trailing slash.
     pub fn url(&self) -> String {
         self.banner

@@ -85,6 +85,7 @@ pub mod keyring;
 pub mod sealed;
 pub mod session;
 pub mod store;
+pub mod timeout;
 
 /// The `http` crate, whose `HeaderValue` carries `RequestMeta::user_agent`: the same version
 /// this crate was built with.

@@ -195,3 +195,92 @@ fn counter_refuses_a_weak_secret_file() {
         "{err}"
     );
 }
+
+// See: issue 17, finding 10
+#[test]
+fn review_counter_refuses_bad_timeouts() {
+    for flag in ["--idle-timeout", "--absolute-timeout"] {
+        for (value, why) in [
+            ("0s", "must be positive"),
+            ("-5m", "must be positive"),
+            ("9601h", "at most 400 days"),
+            ("soon", "not a duration"),
+        ] {
+            let mut child = Command::new(example())
+                .args(["--listen", "127.0.0.1:0", "--store", "memory", flag, value])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while child.try_wait().unwrap().is_none() {
+                if std::time::Instant::now() > deadline {
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    panic!("the counter started with {flag} {value}");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            let line = err.lines().next().unwrap_or_default();
+            assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+            assert!(
+                line.contains(flag) && line.contains(why) && !err.contains("panicked"),
+                "{flag} {value}: {err}"
+            );
+        }
+    }
+}
+
+/// A fresh strong key in a file of its own.
+fn key_file(dir: &std::path::Path, name: &str) -> String {
+    let key = sessionvault::Secret::generate(32).unwrap();
+    let hex: String = key.expose().iter().map(|b| format!("{b:02x}")).collect();
+    let path = dir.join(name);
+    std::fs::write(&path, hex).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn counter_accepts_old_keys_from_fallback_secret_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (k1, k2, k3) = (
+        key_file(dir.path(), "k1"),
+        key_file(dir.path(), "k2"),
+        key_file(dir.path(), "k3"),
+    );
+    for mode in ["flask", "sealed"] {
+        let base = ["--store", "memory", "--cookie-mode", mode];
+        let old = {
+            let server = start(&[&base[..], &["--secret-file", &k1]].concat());
+            let mut c = Client::new(&server);
+            c.send("POST", "/login?user=alice");
+            c.cookie.clone().unwrap()
+        };
+        // k3 signs; k2 and k1 (the flag repeated, newest first) still verify.
+        let new = {
+            let server = start(
+                &[
+                    &base[..],
+                    &["--secret-file", &k3],
+                    &["--fallback-secret-file", &k2],
+                    &["--fallback-secret-file", &k1],
+                ]
+                .concat(),
+            );
+            let mut c = Client::new(&server);
+            c.cookie = Some(old.clone());
+            assert_eq!(c.send("GET", "/whoami").1, "alice", "{mode}: old key");
+            let new = c.cookie.clone().unwrap();
+            assert_ne!(new, old, "{mode}: re-issued under the new key");
+            new
+        };
+        let server = start(&[&base[..], &["--secret-file", &k3]].concat());
+        let mut c = Client::new(&server);
+        c.cookie = Some(new);
+        assert_eq!(c.send("GET", "/whoami").1, "alice", "{mode}: new key");
+        c.cookie = Some(old);
+        assert_eq!(c.send("GET", "/whoami").1, "anonymous", "{mode}: retired");
+    }
+}
