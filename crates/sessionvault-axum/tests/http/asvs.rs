@@ -732,11 +732,11 @@ async fn id_guessing_from_one_client_is_refused_with_429_when_configured() {
             .insert(ConnectInfo(SocketAddr::from((ip, 40_000))));
         request
     };
-    for i in 0..10 {
+    for i in 0..11 {
         let r = app.send(from([203, 0, 113, 9], &format!("guess{i}"))).await;
         assert_eq!(r.status(), StatusCode::OK);
     }
-    for i in 10..12 {
+    for i in 11..13 {
         let r = app.send(from([203, 0, 113, 9], &format!("guess{i}"))).await;
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     }

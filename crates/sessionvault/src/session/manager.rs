@@ -85,6 +85,9 @@ impl Engine {
     /// here, so neither a guesser nor other clients behind the same address lock it out.
     pub(crate) fn failed_cookie(&self, ip: Option<IpAddr>) -> Result<(), Error> {
         let now = self.now();
+        // Checked before counting: the failure that crosses the limit is reported, the ones
+        // after it are refused.
+        let refused = self.guessing.is_refused(ip, || now);
         if let Some(found) = self.guessing.record_failure(ip, now) {
             self.emit(SecurityEvent::IdGuessing {
                 client: found.client,
@@ -92,7 +95,7 @@ impl Engine {
                 refused: found.refused,
             });
         }
-        if self.guessing.is_refused(ip, || now) {
+        if refused {
             return Err(Error::Throttled);
         }
         Ok(())
