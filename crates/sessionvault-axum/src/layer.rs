@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::ConnectInfo;
@@ -13,18 +14,31 @@ use sessionvault::session::find_cookie;
 use sessionvault::{RequestMeta, Session, SessionManager};
 use tower::{Layer, Service};
 
-use crate::SessionError;
+use crate::{SessionError, TrustedProxies};
 
 /// Adds a session to every request; see the crate docs.
 #[derive(Clone, Debug)]
 pub struct SessionLayer {
     manager: SessionManager,
+    proxies: Option<Arc<TrustedProxies>>,
 }
 
 impl SessionLayer {
     /// A layer over `manager`.
     pub fn new(manager: SessionManager) -> Self {
-        Self { manager }
+        Self {
+            manager,
+            proxies: None,
+        }
+    }
+
+    /// Behind reverse proxies: the client's address, which the guessing limit counts by and
+    /// the fingerprint compares, is taken from the proxies' header when the connecting peer
+    /// is one of `proxies` (see [`TrustedProxies::client_addr`]). Without this, every client
+    /// behind a proxy has the proxy's address.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = Some(Arc::new(proxies));
+        self
     }
 
     /// The manager, for administrative calls (revoking a user's sessions).
@@ -40,6 +54,7 @@ impl<S> Layer<S> for SessionLayer {
         SessionService {
             inner,
             manager: self.manager.clone(),
+            proxies: self.proxies.clone(),
         }
     }
 }
@@ -49,6 +64,7 @@ impl<S> Layer<S> for SessionLayer {
 pub struct SessionService<S> {
     inner: S,
     manager: SessionManager,
+    proxies: Option<Arc<TrustedProxies>>,
 }
 
 impl<S, B> Service<Request<B>> for SessionService<S>
@@ -73,13 +89,18 @@ where
                 .map(HeaderValue::as_bytes),
             name,
         );
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let ip = match &self.proxies {
+            Some(proxies) => peer.map(|peer| proxies.client_addr(peer, request.headers())),
+            None => peer,
+        };
         let meta = RequestMeta {
             // Shares the header's bytes: read only if the handler loads the session.
             user_agent: request.headers().get(header::USER_AGENT).cloned(),
-            ip: request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            ip,
         };
         let session = self.manager.session(incoming, meta);
         request.extensions_mut().insert(session.clone());

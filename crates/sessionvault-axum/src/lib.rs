@@ -27,13 +27,33 @@
 //! the handler; if that fails the response is replaced by an error (503 for a store failure,
 //! 409 for a lost race, 413 for a session past its size limit), so a save is never reported as
 //! done when it was not.
+//!
+//! # Behind a reverse proxy
+//!
+//! The layer takes the client's address from axum's `ConnectInfo<SocketAddr>` (serve with
+//! `into_make_service_with_connect_info`). Behind a reverse proxy that is the proxy's address
+//! for every client: the guessing limit then counts all clients as one (a refusing limit
+//! refuses everyone's unknown cookies once one client guesses) and the fingerprint's network
+//! never changes. Name the proxies with [`SessionLayer::with_trusted_proxies`]: the client's
+//! address then comes from `X-Forwarded-For` (or `Forwarded`, RFC 7239), read only when the
+//! connecting peer is one of them.
+//!
+//! ```no_run
+//! # use sessionvault_axum::{SessionLayer, TrustedProxies};
+//! # fn manager() -> sessionvault::SessionManager { unimplemented!() }
+//! let layer = SessionLayer::new(manager())
+//!     .with_trusted_proxies(TrustedProxies::new(["127.0.0.1", "10.0.0.0/8"])?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod csrf;
 mod error;
 mod extract;
 mod layer;
+mod proxy;
 
 pub use csrf::{CsrfLayer, CsrfService, CsrfToken};
 pub use error::SessionError;
 pub use extract::Session;
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
+pub use proxy::{ForwardedHeader, InvalidProxy, TrustedProxies};

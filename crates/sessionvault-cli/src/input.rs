@@ -5,13 +5,14 @@ use std::io::Read as _;
 
 use anyhow::{Context as _, bail};
 use sessionvault::Keyring;
+use zeroize::Zeroizing;
 
 use crate::cli::SecretArgs;
 
-/// The current secret and the fallbacks, as bytes, current first.
-pub(crate) fn secrets(args: &SecretArgs) -> anyhow::Result<Vec<Vec<u8>>> {
+/// The current secret and the fallbacks, as bytes, current first; each wiped when dropped.
+pub(crate) fn secrets(args: &SecretArgs) -> anyhow::Result<Vec<Zeroizing<Vec<u8>>>> {
     let current = if let Some(text) = &args.secret {
-        text.as_bytes().to_vec()
+        Zeroizing::new(text.as_bytes().to_vec())
     } else if let Some(h) = &args.secret_hex {
         decode_hex(h, "--secret-hex")?
     } else if let Some(path) = &args.secret_file {
@@ -25,7 +26,11 @@ pub(crate) fn secrets(args: &SecretArgs) -> anyhow::Result<Vec<Vec<u8>>> {
         bail!("the secret key is empty");
     }
     let mut all = vec![current];
-    all.extend(args.fallback.iter().map(|f| f.as_bytes().to_vec()));
+    all.extend(
+        args.fallback
+            .iter()
+            .map(|f| Zeroizing::new(f.as_bytes().to_vec())),
+    );
     for h in &args.fallback_hex {
         all.push(decode_hex(h, "--fallback-hex")?);
     }
@@ -39,15 +44,16 @@ pub(crate) fn legacy_keyring(args: &SecretArgs) -> anyhow::Result<Keyring> {
     Ok(Keyring::legacy_unchecked(&secrets[0], &secrets[1..]))
 }
 
-fn decode_hex(text: &str, flag: &str) -> anyhow::Result<Vec<u8>> {
+fn decode_hex(text: &str, flag: &str) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     // The error says where and what, never the value.
-    hex::decode(text.trim()).map_err(|_| anyhow::anyhow!("{flag} is not valid hex"))
+    hex::decode(text.trim())
+        .map(Zeroizing::new)
+        .map_err(|_| anyhow::anyhow!("{flag} is not valid hex"))
 }
 
-/// A secret file's text, less one trailing newline (`\n` or `\r\n`).
-pub(crate) fn read_secret_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+/// A secret file's text, less one trailing newline (`\n` or `\r\n`), wiped when dropped.
+pub(crate) fn read_secret_file(path: &std::path::Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     sessionvault::keyring::read_secret_file(path)
-        .map(|bytes| bytes.to_vec())
         .with_context(|| format!("cannot read secret file {}", path.display()))
 }
 

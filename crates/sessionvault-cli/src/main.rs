@@ -4,6 +4,7 @@ mod audit;
 mod cli;
 mod commands;
 mod crack;
+mod escape;
 mod input;
 
 use std::process::ExitCode;

@@ -166,34 +166,40 @@ async fn id_guessing_is_reported_once_per_window() {
     assert!(s.user().await.is_ok());
 }
 
+// See: issue 17, finding 6
 #[tokio::test]
-async fn a_refusing_limit_stops_every_further_guess_from_that_client() {
+async fn review_guessing_limit_spares_live_sessions() {
     let limit = GuessingLimit::new(5, SignedDuration::from_mins(10)).refusing();
     let h = harness(SessionConfig::default().with_guessing_limit(Some(limit)));
     let cookie = h.signed_in().await;
+    // The sixth unknown ID crosses the limit.
     for i in 0..6 {
         let s = h.request_from(Some(&format!("guess-{i}")), "curl/8", ELSEWHERE);
-        s.user().await.unwrap();
+        let _ = s.user().await;
     }
-    // Over the limit: even a real ID is not looked up, so no guess can be tested.
+    // A signed-in user behind the same address is served, with the one lookup as ever.
     let calls = h.store.calls();
-    let s = h.request_from(Some(&cookie), "curl/8", ELSEWHERE);
-    assert!(matches!(s.user().await, Err(Error::Throttled)));
-    assert!(
-        matches!(s.user().await, Err(Error::Throttled)),
-        "still refused on retry"
-    );
-    assert_eq!(
-        h.store.calls(),
-        calls,
-        "no store lookup for a refused client"
-    );
-    // Others are served; the client is served again once its window is over.
-    let s = h.request_from(Some(&cookie), FIREFOX, HOME);
-    assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
-    h.clock.advance(SignedDuration::from_mins(10));
     let s = h.request_from(Some(&cookie), FIREFOX, ELSEWHERE);
     assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
+    assert_eq!(h.store.calls(), calls + 1, "no extra store round trip");
+    // Every further unknown ID from that address is refused, retries too.
+    for i in 6..9 {
+        let s = h.request_from(Some(&format!("guess-{i}")), "curl/8", ELSEWHERE);
+        assert!(matches!(s.user().await, Err(Error::Throttled)), "guess {i}");
+        assert!(
+            matches!(s.user().await, Err(Error::Throttled)),
+            "still refused on retry"
+        );
+    }
+    // So is a request with no cookie, and other addresses' guesses.
+    let s = h.request_from(None, FIREFOX, ELSEWHERE);
+    assert_eq!(s.user().await.unwrap(), None);
+    let s = h.request_from(Some("guess-other"), FIREFOX, HOME);
+    assert_eq!(s.user().await.unwrap(), None);
+    // Once the window is over, the address's unknown IDs start fresh sessions again.
+    h.clock.advance(SignedDuration::from_mins(10));
+    let s = h.request_from(Some("guess-late"), "curl/8", ELSEWHERE);
+    assert_eq!(s.user().await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -8,5 +8,6 @@ mod asvs;
 mod counter;
 mod csrf;
 mod faults;
+mod guessing;
 mod layer;
 mod support;

@@ -6,6 +6,7 @@ mod findings;
 use serde::Serialize;
 
 use self::findings::{CookieReport, Severity, inspect};
+use crate::escape::{escape, escape_json};
 use crate::exit;
 
 #[derive(Serialize)]
@@ -64,7 +65,7 @@ pub(crate) fn run(url: &str, cookie_name: Option<&str>, json: bool) -> anyhow::R
         highest,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", escape_json(&serde_json::to_string_pretty(&report)?));
     } else {
         print_human(&report, cookie_name);
     }
@@ -75,18 +76,20 @@ pub(crate) fn run(url: &str, cookie_name: Option<&str>, json: bool) -> anyhow::R
     })
 }
 
+/// The report for a person. Everything in it that came from the server (URLs, cookie names,
+/// attributes, session keys and values) is escaped: a hostile site must not reach the terminal.
 fn print_human(report: &Report, cookie_name: Option<&str>) {
     println!(
         "GET {} -> {} {} ({} redirect{})",
-        report.url,
+        escape(&report.url),
         report.final_status,
-        report.final_url,
+        escape(&report.final_url),
         report.redirects,
         if report.redirects == 1 { "" } else { "s" }
     );
     if report.cookies.is_empty() {
         match cookie_name {
-            Some(name) => println!("no Set-Cookie named {name} on the way"),
+            Some(name) => println!("no Set-Cookie named {} on the way", escape(name)),
             None => println!("no cookies were set on the way"),
         }
         return;
@@ -95,17 +98,24 @@ fn print_human(report: &Report, cookie_name: Option<&str>) {
         println!();
         println!(
             "cookie {} (set by {}, {} bytes)",
-            cookie.name, cookie.set_by, cookie.size
+            escape(&cookie.name),
+            escape(&cookie.set_by),
+            cookie.size
         );
         let mut findings: Vec<_> = cookie.findings.iter().collect();
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         for f in findings {
-            println!("  {:<6} {:<28} {}", f.severity.label(), f.id, f.message);
+            println!(
+                "  {:<6} {:<28} {}",
+                f.severity.label(),
+                f.id,
+                escape(&f.message)
+            );
         }
         if let Some(flask) = &cookie.flask {
             println!("  Flask session, readable without the key:");
             let pretty = serde_json::to_string_pretty(&flask.session).unwrap_or_default();
-            for line in pretty.lines() {
+            for line in escape_json(&pretty).lines() {
                 println!("    {line}");
             }
         }

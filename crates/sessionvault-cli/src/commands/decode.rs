@@ -17,7 +17,7 @@ pub(crate) fn run(cookie: &str, raw: bool) -> anyhow::Result<u8> {
          encryption."
     );
     if raw {
-        println!("{}", decoded.raw_json);
+        println!("{}", crate::escape::for_stdout(&decoded.raw_json));
         return Ok(exit::OK);
     }
     match decoded.value {

@@ -41,8 +41,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Prints a session as pretty plain JSON.
+/// Prints a session as pretty plain JSON, its strings' control characters escaped.
 fn print_session(value: &sessionvault::flask::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(&value.to_plain_json())?);
+    let json = serde_json::to_string_pretty(&value.to_plain_json())?;
+    println!("{}", crate::escape::escape_json(&json));
     Ok(())
 }

@@ -36,7 +36,7 @@ pub(crate) fn run(
         );
     }
     if raw {
-        println!("{}", verified.raw_json());
+        println!("{}", crate::escape::for_stdout(verified.raw_json()));
     } else {
         super::print_session(verified.value())?;
     }

@@ -6,4 +6,5 @@
 mod audit;
 mod codec;
 mod crack;
+mod escapes;
 mod support;

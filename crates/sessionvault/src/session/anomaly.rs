@@ -136,9 +136,14 @@ impl GuessingLimit {
         }
     }
 
-    /// Besides reporting, refuse the client's session cookies until its window ends: every
-    /// request from it that presents one fails with [`Error::Throttled`](crate::Error) (429),
-    /// so no further guess can be tried, whatever ID it presents.
+    /// Besides reporting, refuse the client's failed cookies until its window ends: every
+    /// request from it whose cookie names no session, or fails its check, fails with
+    /// [`Error::Throttled`](crate::Error) (429) instead of starting a fresh session. A cookie
+    /// that names a live session still passes, so an address shared by many clients (a proxy,
+    /// a NAT) is not locked out by one guesser among them (a guess that hits would pass too,
+    /// but a hit means guessing a 256-bit ID or forging a MAC). Behind a reverse proxy, every client has the proxy's address
+    /// unless the HTTP layer takes the client's from the proxy's headers (in axum,
+    /// `SessionLayer::with_trusted_proxies`).
     pub fn refusing(mut self) -> Self {
         self.refuse = true;
         self

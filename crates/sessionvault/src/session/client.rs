@@ -87,6 +87,8 @@ pub(crate) struct Loaded {
 /// # Errors
 ///
 /// [`Error::Store`] when the denylist cannot be read: failing closed, as server mode does.
+/// [`Error::Throttled`] when the cookie fails its check and the client is over a refusing
+/// guessing limit.
 pub(crate) async fn load(
     engine: &Engine,
     value: &str,
@@ -115,7 +117,7 @@ pub(crate) async fn load(
     };
     let Some((mut meta, data, key_index)) = decoded else {
         engine.emit(SecurityEvent::TamperedCookie);
-        engine.failed_cookie(ip);
+        engine.failed_cookie(ip)?;
         return Ok(fresh);
     };
     let sid = meta.sid.take();

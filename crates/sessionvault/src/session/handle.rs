@@ -526,11 +526,6 @@ impl Session {
             IncomingCookie::One(value) => {
                 let engine = self.engine();
                 let ip = state.meta.ip;
-                if engine.guessing.is_refused(ip, || engine.now()) {
-                    // Not consumed: every later access is refused the same way.
-                    state.incoming = IncomingCookie::One(value);
-                    return Err(Error::Throttled);
-                }
                 let loaded = match &engine.codec {
                     Codec::Server => {
                         let now = engine.now();
@@ -594,7 +589,7 @@ impl Session {
         let engine = self.engine();
         let Some(id) = SessionId::parse(value) else {
             engine.emit(SecurityEvent::UnknownId);
-            engine.failed_cookie(ip);
+            engine.failed_cookie(ip)?;
             return Ok((Current::New, false));
         };
         let key = engine.hasher.key(&id);
@@ -608,7 +603,7 @@ impl Session {
         }
         let Some(record) = found else {
             engine.emit(SecurityEvent::UnknownId);
-            engine.failed_cookie(ip);
+            engine.failed_cookie(ip)?;
             return Ok((Current::New, false));
         };
         // Renewed moments ago: a request already in flight with the old ID is served the

@@ -83,14 +83,28 @@ impl Engine {
 
     /// Counts a session cookie from `ip` that named no session or failed its check, and
     /// reports the client once it crosses the guessing limit.
-    pub(crate) fn failed_cookie(&self, ip: Option<IpAddr>) {
-        if let Some(found) = self.guessing.record_failure(ip, self.now()) {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Throttled`] while the client is over a refusing limit. Only failed cookies
+    /// are refused: a request whose cookie names a live session is never counted or refused
+    /// here, so neither a guesser nor other clients behind the same address lock it out.
+    pub(crate) fn failed_cookie(&self, ip: Option<IpAddr>) -> Result<(), Error> {
+        let now = self.now();
+        // Checked before counting: the failure that crosses the limit is reported, the ones
+        // after it are refused.
+        let refused = self.guessing.is_refused(ip, || now);
+        if let Some(found) = self.guessing.record_failure(ip, now) {
             self.emit(SecurityEvent::IdGuessing {
                 client: found.client,
                 failures: found.failures,
                 refused: found.refused,
             });
         }
+        if refused {
+            return Err(Error::Throttled);
+        }
+        Ok(())
     }
 }
 
