@@ -616,3 +616,28 @@ async fn ids_are_renewed_periodically_with_a_grace_period() {
         Some("gina")
     );
 }
+
+// See: issue 17, finding 11
+#[tokio::test]
+async fn review_record_debug_redacts_session_data() {
+    let h = harness();
+    let s = h.request_with(None, RequestMeta::default());
+    s.login("alice").await.unwrap();
+    let csrf_secret = "c2VjcmV0IGNzcmYgdG9rZW4gb2YgdGhpcyBzZXNzaW9u";
+    s.insert("_csrf", csrf_secret).await.unwrap();
+    s.insert("card", serde_json::json!({ "number": "4111 1111 1111 1111" }))
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+    let records = h.store.sessions_for_user("alice").await.unwrap();
+    let [record] = records.as_slice() else {
+        panic!("one session: {}", records.len());
+    };
+    for shown in [format!("{record:?}"), format!("{record:#?}")] {
+        assert!(!shown.contains(csrf_secret), "{shown}");
+        assert!(!shown.contains("4111"), "{shown}");
+        // What is not secret is still there to debug with.
+        assert!(shown.contains("_csrf") && shown.contains("[REDACTED]"), "{shown}");
+        assert!(shown.contains("alice") && shown.contains("version"), "{shown}");
+    }
+}

@@ -123,10 +123,9 @@ pub(crate) async fn load(
         engine.emit(SecurityEvent::Expired { key: None, reason });
         return Ok(fresh);
     }
-    if let Some(marks) = &engine.revocation
+    if engine.denylist
         && let Some((key, reason)) = revocation::refused(
             engine,
-            marks,
             sid.as_deref(),
             record.user.as_deref(),
             record.id_issued,
@@ -200,14 +199,14 @@ pub(crate) fn write_in_memory(
 
 /// A fresh denylist ID, when revocation is on.
 fn new_sid(engine: &Engine) -> Result<Option<String>, Error> {
-    match engine.revocation {
-        Some(_) => Ok(Some(
-            SessionId::generate()
-                .map_err(|_| Error::Random)?
-                .to_cookie_value(),
-        )),
-        None => Ok(None),
+    if !engine.denylist {
+        return Ok(None);
     }
+    Ok(Some(
+        SessionId::generate()
+            .map_err(|_| Error::Random)?
+            .to_cookie_value(),
+    ))
 }
 
 /// Writes the cookie when something changed or the idle deadline needs moving.
@@ -215,9 +214,9 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
     let now = engine.now();
     if state.destroy {
         if let Some(Current::Existing { record }) = &state.current {
-            if let (Some(marks), Some(sid)) = (&engine.revocation, &state.client_sid) {
+            if let (true, Some(sid)) = (engine.denylist, &state.client_sid) {
                 let until = record.absolute_deadline;
-                revocation::end_session(engine, marks, sid, EndReason::Logout, until).await?;
+                revocation::end_session(engine, sid, EndReason::Logout, until).await?;
             }
             engine.emit(SecurityEvent::Ended {
                 key: None,
@@ -267,9 +266,9 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
     state.changes.clear();
     if let Some(user) = state.login.take() {
         // Sign-in gives the session a new identity; the one it had is refused from now on.
-        if let (Some(marks), Some(old), true) = (&engine.revocation, &state.client_sid, existed) {
+        if let (true, Some(old), true) = (engine.denylist, &state.client_sid, existed) {
             let until = record.absolute_deadline;
-            revocation::end_session(engine, marks, old, EndReason::Cycled, until).await?;
+            revocation::end_session(engine, old, EndReason::Cycled, until).await?;
         }
         state.client_sid = new_sid(engine)?;
         engine.emit(SecurityEvent::Login {

@@ -21,8 +21,9 @@ use crate::events::{EndReason, SecurityEvent};
 use crate::id::SessionId;
 use crate::store::{Record, RecordState};
 
-/// One recorded write: replayed on a fresh record when a save loses a race.
-#[derive(Clone, Debug)]
+/// One recorded write: replayed on a fresh record when a save loses a race. No `Debug`: it
+/// holds the session's values.
+#[derive(Clone)]
 pub(crate) enum Change {
     Set(String, serde_json::Value),
     Remove(String),
@@ -60,12 +61,23 @@ pub(crate) enum Current {
 }
 
 /// What the response must do with the cookie.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Default, PartialEq, Eq)]
 pub(crate) enum CookieAction {
     #[default]
     Keep,
     Set(String),
     Clear,
+}
+
+impl std::fmt::Debug for CookieAction {
+    /// Without the cookie's value, which is a session ID or a whole sealed session.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Keep => "Keep",
+            Self::Set(_) => "Set([REDACTED])",
+            Self::Clear => "Clear",
+        })
+    }
 }
 
 pub(crate) struct State {
@@ -457,11 +469,11 @@ impl Session {
     /// Client modes: files a not-before time for the user and re-issues this session's cookie
     /// past it. Cookie sessions cannot be counted, so the answer is 0.
     async fn revoke_other_cookies(&self) -> Result<u64, Error> {
-        let Some(marks) = &self.engine().revocation else {
+        if !self.engine().denylist {
             return Err(Error::Unrepresentable(
                 "cookie sessions can only be revoked when the manager has a store",
             ));
-        };
+        }
         let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         let user = match &state.current {
@@ -471,7 +483,7 @@ impl Session {
         let Some(user) = user else {
             return Ok(0);
         };
-        super::revocation::end_user(self.engine(), marks, &user)
+        super::revocation::end_user(self.engine(), &user, None)
             .await
             .map_err(|e| self.report(e))?;
         state.bump_issued = true;

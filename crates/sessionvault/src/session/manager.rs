@@ -60,8 +60,8 @@ pub(crate) struct Engine {
     pub(crate) events: Vec<Arc<dyn EventSink>>,
     pub(crate) codec: Codec,
     pub(crate) guessing: GuessingDetector,
-    /// Client modes given a store: the keys of the denylist (see [`super::revocation`]).
-    pub(crate) revocation: Option<IdHasher>,
+    /// Client modes given a store: the store keeps a denylist (see [`super::revocation`]).
+    pub(crate) denylist: bool,
     /// This process's writers of one session take turns.
     pub(crate) turns: Turns,
 }
@@ -301,8 +301,7 @@ impl SessionManagerBuilder {
                     .with_max_age(Some(self.config.absolute_timeout.as_secs().max(0) as u64)),
             ),
         };
-        let revocation = (self.mode != CookieMode::Server && self.store.is_some())
-            .then(|| IdHasher::for_purpose(&self.keyring, super::revocation::PURPOSE));
+        let denylist = self.mode != CookieMode::Server && self.store.is_some();
         let store: Arc<dyn SessionStore> = match (self.mode, self.store) {
             (_, Some(store)) => store,
             (CookieMode::Server, None) => {
@@ -317,7 +316,7 @@ impl SessionManagerBuilder {
                 hasher: IdHasher::new(&self.keyring),
                 clock: self.clock,
                 guessing: GuessingDetector::new(self.config.guessing),
-                revocation,
+                denylist,
                 turns: Turns::default(),
                 config: self.config,
                 events: self.events,
@@ -398,12 +397,12 @@ impl SessionManager {
         except: Option<&str>,
     ) -> Result<u64, Error> {
         if self.mode() != CookieMode::Server {
-            let Some(marks) = &self.engine.revocation else {
+            if !self.engine.denylist {
                 return Err(Error::Unrepresentable(
                     "cookie sessions can only be revoked when the manager has a store",
                 ));
-            };
-            super::revocation::end_user(&self.engine, marks, user).await?;
+            }
+            super::revocation::end_user(&self.engine, user, None).await?;
             return Ok(0);
         }
         let except = except.and_then(StoreKey::from_hex);
