@@ -276,3 +276,29 @@ async fn review_cookie_revocation_survives_key_rotation() {
         );
     }
 }
+
+// See: issue 17, finding 5
+#[tokio::test]
+async fn review_cycle_id_retires_the_cookie_and_its_csrf_secret() {
+    for mode in MODES {
+        let c = cookies(mode);
+        let s = c.request_in(None);
+        s.login("alice").await.unwrap();
+        s.insert(sessionvault::CSRF_SECRET_KEY, "secret").await.unwrap();
+        s.insert("cart", 3).await.unwrap();
+        let before = value_of(&s.commit().await.unwrap().unwrap());
+
+        let s = c.request_in(Some(&before));
+        s.cycle_id().await.unwrap();
+        let after = value_of(&s.commit().await.unwrap().expect("a new cookie"));
+        let s = c.request_in(Some(&after));
+        assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"), "{mode:?}");
+        assert_eq!(s.get::<i64>("cart").await.unwrap(), Some(3), "{mode:?}");
+        assert_eq!(
+            s.get::<String>(sessionvault::CSRF_SECRET_KEY).await.unwrap(),
+            None,
+            "{mode:?}: the CSRF secret goes with the old identity"
+        );
+        assert_eq!(c.user(&before).await, None, "{mode:?}: the old cookie is dead");
+    }
+}

@@ -231,6 +231,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         Some(Current::Existing { record, .. }) => {
             let dirty = !state.changes.is_empty()
                 || state.login.is_some()
+                || state.cycle
                 || state.reissue
                 || state.bump_issued;
             if !dirty && !touch_due(&record, now, idle) {
@@ -264,13 +265,17 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
     };
     apply(&state.changes, &mut record.data);
     state.changes.clear();
-    if let Some(user) = state.login.take() {
-        // Sign-in gives the session a new identity; the one it had is refused from now on.
+    let login = state.login.take();
+    if std::mem::take(&mut state.cycle) || login.is_some() {
+        // Sign-in and `cycle_id` give the session a new identity; the one it had is refused
+        // from now on (given a store to keep the denylist).
         if let (true, Some(old), true) = (engine.denylist, &state.client_sid, existed) {
             let until = record.absolute_deadline;
             revocation::end_session(engine, old, EndReason::Cycled, until).await?;
         }
         state.client_sid = new_sid(engine)?;
+    }
+    if let Some(user) = login {
         engine.emit(SecurityEvent::Login {
             key: None,
             user: user.clone(),

@@ -382,6 +382,9 @@ impl SessionManager {
     }
 
     /// Ends every session of `user` except the one with handle `except`; returns how many.
+    /// Final even against a request changing one of those sessions' ID at the same moment: a
+    /// not-before time for the user is filed first, and an ID change that finds it ends its
+    /// successor.
     ///
     /// In the cookie modes, with a store, every cookie session of `user` issued before now is
     /// refused from now on (`except` cannot apply: cookie sessions have no handles) and the
@@ -457,11 +460,15 @@ pub(crate) async fn revoke_key(engine: &Engine, key: &StoreKey) -> Result<bool, 
     Ok(ended)
 }
 
+/// Ends every session of `user` but `except`. The not-before time is filed first: an ID change
+/// racing the listing below then finds it and ends its successor (see
+/// [`super::revocation::carried_past_revocation`]), so no session escapes, on any store.
 pub(crate) async fn revoke_user(
     engine: &Engine,
     user: &str,
     except: Option<&StoreKey>,
 ) -> Result<u64, Error> {
+    super::revocation::end_user(engine, user, except).await?;
     let mut count = 0;
     for record in engine.store.sessions_for_user(user).await? {
         if except.is_some_and(|e| e.ct_eq(&record.key)) {
