@@ -251,9 +251,15 @@ async fn review_cookie_revocation_survives_key_rotation() {
             for (cookie, what) in [
                 (&logged_out, "logged out under the first key"),
                 (&revoked, "signed out everywhere under the first key"),
-                (&carol, "the first-key copy of a cookie logged out under the second"),
+                (
+                    &carol,
+                    "the first-key copy of a cookie logged out under the second",
+                ),
                 (&carol_reissued, "logged out under the second key"),
-                (&dave, "a first-key cookie signed out everywhere under the second key"),
+                (
+                    &dave,
+                    "a first-key cookie signed out everywhere under the second key",
+                ),
             ] {
                 r.events.clear();
                 assert_eq!(
@@ -271,7 +277,11 @@ async fn review_cookie_revocation_survives_key_rotation() {
         // The keys still work for sessions nobody ended.
         let fresh = sign_in(&third, "erin").await;
         assert_eq!(
-            request(&third, Some(&fresh)).user().await.unwrap().as_deref(),
+            request(&third, Some(&fresh))
+                .user()
+                .await
+                .unwrap()
+                .as_deref(),
             Some("erin")
         );
     }
@@ -284,7 +294,9 @@ async fn review_cycle_id_retires_the_cookie_and_its_csrf_secret() {
         let c = cookies(mode);
         let s = c.request_in(None);
         s.login("alice").await.unwrap();
-        s.insert(sessionvault::CSRF_SECRET_KEY, "secret").await.unwrap();
+        s.insert(sessionvault::CSRF_SECRET_KEY, "secret")
+            .await
+            .unwrap();
         s.insert("cart", 3).await.unwrap();
         let before = value_of(&s.commit().await.unwrap().unwrap());
 
@@ -292,13 +304,23 @@ async fn review_cycle_id_retires_the_cookie_and_its_csrf_secret() {
         s.cycle_id().await.unwrap();
         let after = value_of(&s.commit().await.unwrap().expect("a new cookie"));
         let s = c.request_in(Some(&after));
-        assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"), "{mode:?}");
+        assert_eq!(
+            s.user().await.unwrap().as_deref(),
+            Some("alice"),
+            "{mode:?}"
+        );
         assert_eq!(s.get::<i64>("cart").await.unwrap(), Some(3), "{mode:?}");
         assert_eq!(
-            s.get::<String>(sessionvault::CSRF_SECRET_KEY).await.unwrap(),
+            s.get::<String>(sessionvault::CSRF_SECRET_KEY)
+                .await
+                .unwrap(),
             None,
             "{mode:?}: the CSRF secret goes with the old identity"
         );
-        assert_eq!(c.user(&before).await, None, "{mode:?}: the old cookie is dead");
+        assert_eq!(
+            c.user(&before).await,
+            None,
+            "{mode:?}: the old cookie is dead"
+        );
     }
 }

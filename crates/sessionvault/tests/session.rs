@@ -625,9 +625,12 @@ async fn review_record_debug_redacts_session_data() {
     s.login("alice").await.unwrap();
     let csrf_secret = "c2VjcmV0IGNzcmYgdG9rZW4gb2YgdGhpcyBzZXNzaW9u";
     s.insert("_csrf", csrf_secret).await.unwrap();
-    s.insert("card", serde_json::json!({ "number": "4111 1111 1111 1111" }))
-        .await
-        .unwrap();
+    s.insert(
+        "card",
+        serde_json::json!({ "number": "4111 1111 1111 1111" }),
+    )
+    .await
+    .unwrap();
     s.commit().await.unwrap();
     let records = h.store.sessions_for_user("alice").await.unwrap();
     let [record] = records.as_slice() else {
@@ -637,8 +640,14 @@ async fn review_record_debug_redacts_session_data() {
         assert!(!shown.contains(csrf_secret), "{shown}");
         assert!(!shown.contains("4111"), "{shown}");
         // What is not secret is still there to debug with.
-        assert!(shown.contains("_csrf") && shown.contains("[REDACTED]"), "{shown}");
-        assert!(shown.contains("alice") && shown.contains("version"), "{shown}");
+        assert!(
+            shown.contains("_csrf") && shown.contains("[REDACTED]"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("alice") && shown.contains("version"),
+            "{shown}"
+        );
     }
 }
 
@@ -650,11 +659,17 @@ async fn review_privilege_changes_drop_the_csrf_secret_and_renewal_keeps_it() {
             .with_id_renewal(SignedDuration::from_mins(5), SignedDuration::from_secs(10)),
     );
     let s = h.request(None);
-    s.insert(sessionvault::CSRF_SECRET_KEY, "before sign-in").await.unwrap();
+    s.insert(sessionvault::CSRF_SECRET_KEY, "before sign-in")
+        .await
+        .unwrap();
     let anonymous = value_of(&s.commit().await.unwrap().unwrap());
     let csrf = |cookie: String| {
         let s = h.request(Some(&cookie));
-        async move { s.get::<String>(sessionvault::CSRF_SECRET_KEY).await.unwrap() }
+        async move {
+            s.get::<String>(sessionvault::CSRF_SECRET_KEY)
+                .await
+                .unwrap()
+        }
     };
 
     let s = h.request(Some(&anonymous));
@@ -663,7 +678,9 @@ async fn review_privilege_changes_drop_the_csrf_secret_and_renewal_keeps_it() {
     assert_eq!(csrf(signed_in.clone()).await, None, "login");
 
     let s = h.request(Some(&signed_in));
-    s.insert(sessionvault::CSRF_SECRET_KEY, "signed in").await.unwrap();
+    s.insert(sessionvault::CSRF_SECRET_KEY, "signed in")
+        .await
+        .unwrap();
     s.commit().await.unwrap();
     let s = h.request(Some(&signed_in));
     s.cycle_id().await.unwrap();
@@ -671,7 +688,9 @@ async fn review_privilege_changes_drop_the_csrf_secret_and_renewal_keeps_it() {
     assert_eq!(csrf(cycled.clone()).await, None, "cycle_id");
 
     let s = h.request(Some(&cycled));
-    s.insert(sessionvault::CSRF_SECRET_KEY, "kept").await.unwrap();
+    s.insert(sessionvault::CSRF_SECRET_KEY, "kept")
+        .await
+        .unwrap();
     s.commit().await.unwrap();
     h.clock.advance(SignedDuration::from_mins(6));
     let s = h.request(Some(&cycled));

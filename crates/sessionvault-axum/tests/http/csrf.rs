@@ -237,7 +237,12 @@ async fn review_csrf_token_is_rotated_at_sign_in() {
         // A token learnt before sign-in (by whoever planted the session, say).
         let (anonymous, before) = load_form(&router, None).await;
         let form = format!("csrf_token={before}");
-        let r = send(post_to("/login", &anonymous).body(Body::from(form)).unwrap()).await;
+        let r = send(
+            post_to("/login", &anonymous)
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::OK, "{mode:?}");
         let signed_in = r
             .headers()
