@@ -20,9 +20,14 @@
 //!     .layer(SessionLayer::new(manager())); // outside
 //! ```
 //!
-//! - The token is 32 random bytes kept in the session under `_csrf`. Pages get it masked with a
-//!   fresh random pad every time (BREACH-style compression attacks see different bytes on
-//!   every response), as a form field `csrf_token` or for scripts a header `X-CSRF-Token`.
+//! - The token is 32 random bytes kept in the session under `_csrf`
+//!   ([`sessionvault::CSRF_SECRET_KEY`]). Pages get it masked with a fresh random pad every
+//!   time (BREACH-style compression attacks see different bytes on every response), as a form
+//!   field `csrf_token` or for scripts a header `X-CSRF-Token`.
+//! - Signing in, `cycle_id` and a re-authentication demanded by the fingerprint policy drop the
+//!   secret with the old session ID, so a token learnt before the privilege change is refused
+//!   after it; the next page gets a new one. Periodic ID renewal keeps it, so that forms already
+//!   open still post.
 //! - Every request with a method other than GET, HEAD, OPTIONS and TRACE must carry it; the
 //!   comparison is constant-time.
 //! - Requests the browser marks as coming from another site (`Sec-Fetch-Site` other than
@@ -55,8 +60,8 @@ use crate::SessionError;
 pub const CSRF_FIELD: &str = "csrf_token";
 /// The header that carries the token (for scripts).
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Where the token lives in the session.
-const SESSION_KEY: &str = "_csrf";
+/// Where the token lives in the session: the key the engine drops on a privilege change.
+const SESSION_KEY: &str = sessionvault::CSRF_SECRET_KEY;
 const TOKEN_LEN: usize = 32;
 /// The largest form body read to find the token.
 const MAX_FORM: usize = 1 << 20;

@@ -152,8 +152,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             SessionConfig::default()
                 .with_idle_timeout(args.idle_timeout)
                 .with_absolute_timeout(args.absolute_timeout)
-                // A session used from another browser or network must sign in again before
-                // changing the password; a client guessing IDs is refused for a while.
+                // A session used from another browser or network is signed out under a new ID
+                // and must sign in again; a client guessing IDs is refused for a while.
                 .with_fingerprint_policy(FingerprintPolicy::Reauthenticate)
                 .with_guessing_limit(Some(GuessingLimit::default().refusing()))
                 .with_cookie(cookie),

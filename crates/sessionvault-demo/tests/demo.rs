@@ -396,19 +396,14 @@ fn a_stolen_cookie_used_elsewhere_needs_the_password_and_anomalies_are_counted()
     owner.sign_in("alice", "correct horse battery staple");
     assert_eq!(owner.get("/password").status, 200, "a fresh sign-in may");
 
-    // The same cookie from another browser family: still signed in, but the password page
-    // now asks for the password again, for the thief and the owner alike.
+    // The same cookie from another browser family: the session is signed out under a new ID,
+    // so the thief must sign in, and the cookie is dead for the owner too (a replay, counted).
     let mut thief = Browser::new(&demo, "curl/8.5.0");
     thief.cookie = owner.cookie.clone();
-    assert_eq!(thief.get("/account").status, 200);
-    assert_eq!(
-        thief.get("/password").location.as_deref(),
-        Some("/login?reauth=1")
-    );
-    assert_eq!(
-        owner.get("/password").location.as_deref(),
-        Some("/login?reauth=1")
-    );
+    assert_eq!(thief.get("/account").location.as_deref(), Some("/login"));
+    assert_eq!(owner.get("/account").location.as_deref(), Some("/login"));
+    owner.sign_in("alice", "correct horse battery staple");
+    assert_eq!(owner.get("/password").status, 200, "signed in again");
 
     // A replayed cookie after sign-out.
     let old = owner.cookie.clone();
@@ -428,7 +423,7 @@ fn a_stolen_cookie_used_elsewhere_needs_the_password_and_anomalies_are_counted()
     let metrics = Browser::new(&demo, firefox).get("/metrics").body;
     for line in [
         "sessionvault_anomalies_total{kind=\"fingerprint_changed\"}",
-        "sessionvault_anomalies_total{kind=\"revoked_reuse\"} 1",
+        "sessionvault_anomalies_total{kind=\"revoked_reuse\"} 2",
         "sessionvault_anomalies_total{kind=\"id_guessing\"} 1",
     ] {
         assert!(metrics.contains(line), "{line} missing from\n{metrics}");

@@ -53,6 +53,7 @@ macro_rules! store_conformance {
             review_renewal_grace_keeps_parallel_reads,
             review_renewal_grace_keeps_parallel_update,
             review_write_racing_login_is_refused_without_clearing_the_cookie,
+            review_revoke_all_catches_racing_id_changes,
         );
     };
     (@tests $service:literal, $make:expr; $($name:ident),* $(,)?) => {
@@ -836,4 +837,65 @@ pub async fn review_write_racing_login_is_refused_without_clearing_the_cookie<
     let s = request(&m, Some(&anonymous));
     assert_eq!(s.user().await.expect("user"), None, "the old ID is dead");
     assert_eq!(s.len().await.expect("load"), 0);
+}
+
+// See: issue 17, finding 13
+/// Through the engine: an ID change (`cycle_id`, or signing in again) that lands between
+/// `revoke_all_for_user`'s listing of the user's sessions and its ending of them cannot carry
+/// the session past the revocation. Without the per-user not-before time, the successor is
+/// created after the listing and the old session is already gone when revoke-all reaches it,
+/// so the successor stays live.
+pub async fn review_revoke_all_catches_racing_id_changes<S: SessionStore + Clone>(store: S) {
+    let clock = ManualClock::new(t0());
+    let held = TestStore::new(store);
+    let m = manager(held.clone(), &clock);
+    let suffix = SessionId::generate()
+        .unwrap_or_else(|e| panic!("OS RNG: {e}"))
+        .to_cookie_value();
+    for change in ["cycle_id", "login"] {
+        let user = format!("racer-{change}-{}", &suffix[..12]);
+        let s = request(&m, None);
+        s.login(&user).await.expect("login");
+        let header = s.commit().await.expect("commit").expect("a cookie");
+        let cookie = cookie_value(&header);
+        clock.advance(SignedDuration::from_secs(1));
+
+        let (listed, release) = held.hold_after_next_listing();
+        let revoke = tokio::spawn({
+            let m = m.clone();
+            let user = user.clone();
+            async move { m.revoke_all_for_user(&user, None).await }
+        });
+        listed.await.expect("revoke-all lists the sessions");
+        let s = request(&m, Some(&cookie));
+        match change {
+            "cycle_id" => s.cycle_id().await.expect("cycle"),
+            _ => s.login(&user).await.expect("login again"),
+        }
+        let changed = s.commit().await;
+        let _ = release.send(());
+        revoke.await.expect("task").expect("revoke-all");
+
+        let alive = |cookie: String| {
+            let m = m.clone();
+            async move { request(&m, Some(&cookie)).user().await.expect("load") }
+        };
+        assert_eq!(alive(cookie).await, None, "{change}: the old cookie");
+        if let Ok(Some(header)) = &changed {
+            assert_eq!(
+                alive(cookie_value(header)).await,
+                None,
+                "{change}: the successor escaped revoke-all"
+            );
+        }
+        let live = m.sessions_for_user(&user).await.expect("list");
+        assert!(live.is_empty(), "{change}: {} live", live.len());
+    }
+}
+
+fn cookie_value(header: &str) -> String {
+    let pair = header.split(';').next().unwrap_or_default();
+    pair.split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
 }

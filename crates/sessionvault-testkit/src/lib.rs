@@ -24,7 +24,8 @@ pub fn skip_requested(service: &str) -> bool {
 }
 
 /// Wraps a store: counts calls (all, and writes), fails every call while `down` is set, and
-/// can hold a compare-and-set until released. Clones share counters and switches.
+/// can hold a compare-and-set, or the answer of a user's listing, until released. Clones share
+/// counters and switches.
 #[derive(Clone)]
 pub struct TestStore<S> {
     inner: S,
@@ -32,6 +33,13 @@ pub struct TestStore<S> {
     writes: Arc<AtomicUsize>,
     down: Arc<AtomicBool>,
     held_save: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
+    held_listing: Arc<Mutex<Option<HeldListing>>>,
+}
+
+/// A listing to hold: say when it is done, then wait to be released.
+struct HeldListing {
+    listed: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
 }
 
 impl<S: SessionStore + Clone> TestStore<S> {
@@ -44,6 +52,7 @@ impl<S: SessionStore + Clone> TestStore<S> {
             writes: Arc::default(),
             down: Arc::default(),
             held_save: Arc::default(),
+            held_listing: Arc::default(),
         }
     }
 
@@ -68,6 +77,20 @@ impl<S: SessionStore + Clone> TestStore<S> {
         let (release, held) = oneshot::channel();
         *self.held_save.lock().unwrap_or_else(|p| p.into_inner()) = Some(held);
         release
+    }
+
+    /// Makes the next `sessions_for_user` hold its answer: the first receiver returned hears
+    /// when the listing is done, and the answer goes back once the sender is used or dropped.
+    /// What runs in between sees the store as the listing left it, as a request racing the
+    /// caller would.
+    pub fn hold_after_next_listing(&self) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+        let (listed, done) = oneshot::channel();
+        let (release, held) = oneshot::channel();
+        *self.held_listing.lock().unwrap_or_else(|p| p.into_inner()) = Some(HeldListing {
+            listed,
+            release: held,
+        });
+        (done, release)
     }
 
     /// Makes every call fail (as a dead server would) until set back.
@@ -136,7 +159,17 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
     }
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
         self.check(false)?;
-        self.inner.sessions_for_user(user).await
+        let listed = self.inner.sessions_for_user(user).await;
+        let held = self
+            .held_listing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(held) = held {
+            let _ = held.listed.send(());
+            let _ = held.release.await;
+        }
+        listed
     }
     async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.check(true)?;

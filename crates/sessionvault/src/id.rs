@@ -163,23 +163,13 @@ impl IdHasher {
 
     /// Derives the hashing keys from every secret of the keyring, current first.
     pub fn new(keyring: &Keyring) -> Self {
-        Self::for_purpose(keyring, Self::PURPOSE)
-    }
-
-    /// Like [`new`](Self::new), under another purpose label: keys for another kind of entry.
-    pub(crate) fn for_purpose(keyring: &Keyring, purpose: &str) -> Self {
         Self {
             macs: keyring
-                .derive(purpose)
+                .derive(Self::PURPOSE)
                 .iter()
                 .map(|key| KeyedMac::new(key.as_ref()))
                 .collect(),
         }
-    }
-
-    /// The keyed hash of `parts`, concatenated, under the current secret.
-    pub(crate) fn key_of_bytes(&self, parts: &[&[u8]]) -> StoreKey {
-        self.mac(0, parts)
     }
 
     /// The store key under the current secret.

@@ -96,7 +96,7 @@ pub use error::Error;
 pub use events::{EndReason, EventCounts, EventSink, SecurityEvent};
 pub use keyring::{Keyring, Secret};
 pub use session::{
-    CookieConfig, CookieMode, Deadlines, FingerprintPolicy, GuessingLimit, RequestMeta, Session,
-    SessionConfig, SessionInfo, SessionManager,
+    CSRF_SECRET_KEY, CookieConfig, CookieMode, Deadlines, FingerprintPolicy, GuessingLimit,
+    RequestMeta, Session, SessionConfig, SessionInfo, SessionManager,
 };
 pub use store::{MemoryStore, Record, SessionStore, StoreError};

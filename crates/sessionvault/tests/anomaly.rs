@@ -85,24 +85,47 @@ async fn the_default_policy_logs_a_changed_fingerprint_and_keeps_the_session() {
     assert!(events[0].is_anomaly());
 }
 
+// See: issue 17, finding 3
 #[tokio::test]
-async fn reauthenticate_keeps_the_session_but_drops_its_sign_in_time() {
+async fn review_reauthenticate_signs_the_session_out_under_a_new_id() {
     let h = harness(policy(FingerprintPolicy::Reauthenticate));
     let cookie = h.signed_in().await;
-    let s = h.request_from(Some(&cookie), FIREFOX, ELSEWHERE);
-    assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
-    assert_eq!(
-        s.auth_age().await.unwrap(),
-        None,
-        "sensitive actions now need the password"
-    );
-    s.commit().await.unwrap();
-    // Stored: back on the home network the sign-in is still stale, for everyone holding it.
     let s = h.request_from(Some(&cookie), FIREFOX, HOME);
+    s.insert("cart", 3).await.unwrap();
+    s.commit().await.unwrap();
+
+    // The cookie from another network: no user and no sign-in any more, the data kept, under
+    // a new ID.
+    let s = h.request_from(Some(&cookie), FIREFOX, ELSEWHERE);
+    assert_eq!(s.user().await.unwrap(), None);
     assert_eq!(s.auth_age().await.unwrap(), None);
+    assert_eq!(s.get::<i64>("cart").await.unwrap(), Some(3));
+    let moved = value_of(&s.commit().await.unwrap().expect("a new ID"));
+    assert_ne!(moved, cookie);
+    let s = h.request_from(Some(&moved), FIREFOX, ELSEWHERE);
+    assert_eq!(s.user().await.unwrap(), None, "signed out for good");
+    assert_eq!(s.get::<i64>("cart").await.unwrap(), Some(3));
+    s.commit().await.unwrap();
+
+    // The presented cookie is dead for whoever holds it, the owner at home included, and
+    // presenting it again is reported.
+    h.events.clear();
+    let s = h.request_from(Some(&cookie), FIREFOX, HOME);
+    assert_eq!(s.user().await.unwrap(), None);
+    assert_eq!(s.get::<i64>("cart").await.unwrap(), None);
+    assert!(
+        matches!(
+            h.events.all().as_slice(),
+            [SecurityEvent::RevokedReuse { user: Some(_), .. }]
+        ),
+        "{:?}",
+        h.events.all()
+    );
+    // Signing in again works as ever.
     s.login("alice").await.unwrap();
     let fresh = value_of(&s.commit().await.unwrap().unwrap());
     let s = h.request_from(Some(&fresh), FIREFOX, HOME);
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
     assert_eq!(s.auth_age().await.unwrap(), Some(SignedDuration::ZERO));
 }
 

@@ -664,3 +664,86 @@ async fn review_cookie_modes_refuse_update() {
         assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1), "{mode:?}");
     }
 }
+
+// See: issue 17, finding 11
+#[tokio::test]
+async fn review_record_debug_redacts_session_data() {
+    let h = harness();
+    let s = h.request_with(None, RequestMeta::default());
+    s.login("alice").await.unwrap();
+    let csrf_secret = "c2VjcmV0IGNzcmYgdG9rZW4gb2YgdGhpcyBzZXNzaW9u";
+    s.insert("_csrf", csrf_secret).await.unwrap();
+    s.insert(
+        "card",
+        serde_json::json!({ "number": "4111 1111 1111 1111" }),
+    )
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+    let records = h.store.sessions_for_user("alice").await.unwrap();
+    let [record] = records.as_slice() else {
+        panic!("one session: {}", records.len());
+    };
+    for shown in [format!("{record:?}"), format!("{record:#?}")] {
+        assert!(!shown.contains(csrf_secret), "{shown}");
+        assert!(!shown.contains("4111"), "{shown}");
+        // What is not secret is still there to debug with.
+        assert!(
+            shown.contains("_csrf") && shown.contains("[REDACTED]"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("alice") && shown.contains("version"),
+            "{shown}"
+        );
+    }
+}
+
+// See: issue 17, finding 5
+#[tokio::test]
+async fn review_privilege_changes_drop_the_csrf_secret_and_renewal_keeps_it() {
+    let h = Harness::new(
+        SessionConfig::default()
+            .with_id_renewal(SignedDuration::from_mins(5), SignedDuration::from_secs(10)),
+    );
+    let s = h.request(None);
+    s.insert(sessionvault::CSRF_SECRET_KEY, "before sign-in")
+        .await
+        .unwrap();
+    let anonymous = value_of(&s.commit().await.unwrap().unwrap());
+    let csrf = |cookie: String| {
+        let s = h.request(Some(&cookie));
+        async move {
+            s.get::<String>(sessionvault::CSRF_SECRET_KEY)
+                .await
+                .unwrap()
+        }
+    };
+
+    let s = h.request(Some(&anonymous));
+    s.login("alice").await.unwrap();
+    let signed_in = value_of(&s.commit().await.unwrap().unwrap());
+    assert_eq!(csrf(signed_in.clone()).await, None, "login");
+
+    let s = h.request(Some(&signed_in));
+    s.insert(sessionvault::CSRF_SECRET_KEY, "signed in")
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+    let s = h.request(Some(&signed_in));
+    s.cycle_id().await.unwrap();
+    let cycled = value_of(&s.commit().await.unwrap().unwrap());
+    assert_eq!(csrf(cycled.clone()).await, None, "cycle_id");
+
+    let s = h.request(Some(&cycled));
+    s.insert(sessionvault::CSRF_SECRET_KEY, "kept")
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+    h.clock.advance(SignedDuration::from_mins(6));
+    let s = h.request(Some(&cycled));
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
+    let renewed = value_of(&s.commit().await.unwrap().expect("renewed"));
+    assert_ne!(renewed, cycled);
+    assert_eq!(csrf(renewed).await.as_deref(), Some("kept"), "renewal");
+}

@@ -4,9 +4,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Html;
-use axum::routing::get;
-use sessionvault::{Keyring, MemoryStore, SessionManager};
-use sessionvault_axum::{CsrfLayer, CsrfToken, SessionLayer};
+use axum::routing::{get, post as post_route};
+use sessionvault::{CookieMode, Keyring, MemoryStore, SessionManager};
+use sessionvault_axum::{CsrfLayer, CsrfToken, Session, SessionLayer};
 use sessionvault_testkit::Events;
 use tower::ServiceExt as _;
 
@@ -207,4 +207,67 @@ async fn safe_methods_pass_untouched() {
         StatusCode::OK,
         "links from other sites still work"
     );
+}
+
+// See: issue 17, finding 5
+#[tokio::test]
+async fn review_csrf_token_is_rotated_at_sign_in() {
+    for mode in [CookieMode::Server, CookieMode::Sealed, CookieMode::Flask] {
+        let manager = SessionManager::builder(Keyring::generate().unwrap())
+            .with_mode(mode)
+            .with_store(MemoryStore::new())
+            .build()
+            .unwrap();
+        let router = Router::new()
+            .route("/form", get(form).post(|| async { "saved" }))
+            .route(
+                "/login",
+                post_route(|Session(session): Session| async move {
+                    session.login("alice").await.unwrap();
+                    "signed in"
+                }),
+            )
+            .layer(CsrfLayer::new())
+            .layer(SessionLayer::new(manager));
+        let send = |request: Request<Body>| {
+            let router = router.clone();
+            async move { router.oneshot(request).await.unwrap() }
+        };
+
+        // A token learnt before sign-in (by whoever planted the session, say).
+        let (anonymous, before) = load_form(&router, None).await;
+        let form = format!("csrf_token={before}");
+        let r = send(
+            post_to("/login", &anonymous)
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK, "{mode:?}");
+        let signed_in = r
+            .headers()
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .expect("a new session ID at sign-in");
+
+        let stale = format!("csrf_token={before}");
+        let r = send(post(&signed_in).body(Body::from(stale)).unwrap()).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{mode:?}: the pre-login token is refused after login"
+        );
+        // The signed-in session's own token works.
+        let (signed_in, after) = load_form(&router, Some(&signed_in)).await;
+        let fresh = format!("csrf_token={after}");
+        let r = send(post(&signed_in).body(Body::from(fresh)).unwrap()).await;
+        assert_eq!(r.status(), StatusCode::OK, "{mode:?}");
+    }
+}
+
+fn post_to(path: &str, cookie: &str) -> axum::http::request::Builder {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::HOST, "app.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
 }

@@ -26,8 +26,9 @@ pub enum FingerprintPolicy {
     #[default]
     Log,
     /// Report, then sign the session out: it keeps its data under a new ID, but its user and
-    /// sign-in time are gone, so the application asks for the password again. The cookie that
-    /// was presented is dead for whoever holds it.
+    /// sign-in time are gone (and the CSRF secret), so the application asks for the password
+    /// again. The cookie that was presented is dead for whoever holds it, and presenting it
+    /// again raises `revoked_reuse`. An anonymous session has nothing to lose and is kept.
     Reauthenticate,
     /// Report, then end the session: the request continues with a fresh, empty one.
     Destroy,

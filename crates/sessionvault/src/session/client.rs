@@ -126,10 +126,9 @@ pub(crate) async fn load(
         engine.emit(SecurityEvent::Expired { key: None, reason });
         return Ok(fresh);
     }
-    if let Some(marks) = &engine.revocation
+    if engine.denylist
         && let Some((key, reason)) = revocation::refused(
             engine,
-            marks,
             sid.as_deref(),
             record.user.as_deref(),
             record.id_issued,
@@ -183,14 +182,14 @@ fn from_flask(
 
 /// A fresh denylist ID, when revocation is on.
 fn new_sid(engine: &Engine) -> Result<Option<String>, Error> {
-    match engine.revocation {
-        Some(_) => Ok(Some(
-            SessionId::generate()
-                .map_err(|_| Error::Random)?
-                .to_cookie_value(),
-        )),
-        None => Ok(None),
+    if !engine.denylist {
+        return Ok(None);
     }
+    Ok(Some(
+        SessionId::generate()
+            .map_err(|_| Error::Random)?
+            .to_cookie_value(),
+    ))
 }
 
 /// Writes the cookie when something changed or the idle deadline needs moving.
@@ -198,9 +197,9 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
     let now = engine.now();
     if state.destroy {
         if let Some(Current::Existing { record }) = &state.current {
-            if let (Some(marks), Some(sid)) = (&engine.revocation, &state.client_sid) {
+            if let (true, Some(sid)) = (engine.denylist, &state.client_sid) {
                 let until = record.absolute_deadline;
-                revocation::end_session(engine, marks, sid, EndReason::Logout, until).await?;
+                revocation::end_session(engine, sid, EndReason::Logout, until).await?;
             }
             engine.emit(SecurityEvent::Ended {
                 key: None,
@@ -215,6 +214,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         Some(Current::Existing { record, .. }) => {
             let dirty = !state.changes.is_empty()
                 || state.login.is_some()
+                || state.cycle
                 || state.reissue
                 || state.bump_issued;
             if !dirty && !touch_due(&record, now, idle) {
@@ -248,14 +248,18 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
     };
     apply(&state.changes, &mut record.data);
     state.changes.clear();
-    // Sign-in gives the session a new identity; the one it had is refused from now on, once the
-    // new cookie is known to fit (a session too large keeps the cookie it had).
+    let login = state.login.take();
+    // Sign-in and `cycle_id` give the session a new identity; the one it had is refused from
+    // now on (given a store to keep the denylist), once the new cookie is known to fit (a
+    // session too large keeps the cookie it had).
     let mut retired = None;
-    if let Some(user) = state.login.take() {
+    if std::mem::take(&mut state.cycle) || login.is_some() {
         if existed {
             retired = state.client_sid.take();
         }
         state.client_sid = new_sid(engine)?;
+    }
+    if let Some(user) = login {
         engine.emit(SecurityEvent::Login {
             key: None,
             user: user.clone(),
@@ -303,11 +307,11 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         }
         Codec::Server => return Err(Error::Unreachable("client commit in server mode")),
     };
-    if let (Some(marks), Some(old)) = (&engine.revocation, &retired) {
+    if let (true, Some(old)) = (engine.denylist, &retired) {
         let max_age = record.absolute_deadline.duration_since(now).as_secs();
         set_cookie_header(engine, &value, Some(max_age))?;
         let until = record.absolute_deadline;
-        revocation::end_session(engine, marks, old, EndReason::Cycled, until).await?;
+        revocation::end_session(engine, old, EndReason::Cycled, until).await?;
     }
     state.current = Some(Current::Existing {
         record: Arc::new(record),

@@ -27,8 +27,9 @@ use crate::store::{Record, RecordState};
 /// is shorter than the renewal interval); the bound caps what a longer chain can cost.
 const MAX_RENEWAL_HOPS: usize = 4;
 
-/// One recorded write: replayed on a fresh record when a save loses a race.
-#[derive(Clone, Debug)]
+/// One recorded write: replayed on a fresh record when a save loses a race. No `Debug`: it
+/// holds the session's values.
+#[derive(Clone)]
 pub(crate) enum Change {
     Set(String, serde_json::Value),
     Remove(String),
@@ -49,6 +50,14 @@ pub(crate) fn apply(changes: &[Change], data: &mut BTreeMap<String, serde_json::
     }
 }
 
+/// The session key under which CSRF protection keeps its secret (`sessionvault-axum`'s
+/// `CsrfLayer`, and any other layer that shares the session). It is bound to the privilege the
+/// session carries: [`Session::login`], [`Session::cycle_id`] and a re-authentication demanded
+/// by the fingerprint policy drop it, so a token learnt before the change is refused after it
+/// and the next page gets a fresh one. Periodic ID renewal keeps it: no privilege changes, and
+/// forms already open in the browser must still post.
+pub const CSRF_SECRET_KEY: &str = "_csrf";
+
 /// A read-modify-write in progress: the key and the function that computes its new value.
 pub(crate) type Update<'a> = (
     &'a str,
@@ -66,7 +75,7 @@ pub(crate) enum Current {
 }
 
 /// What the response must do with the cookie.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Default, PartialEq, Eq)]
 pub(crate) enum CookieAction {
     #[default]
     Keep,
@@ -74,12 +83,24 @@ pub(crate) enum CookieAction {
     Clear,
 }
 
+impl std::fmt::Debug for CookieAction {
+    /// Without the cookie's value, which is a session ID or a whole sealed session.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Keep => "Keep",
+            Self::Set(_) => "Set([REDACTED])",
+            Self::Clear => "Clear",
+        })
+    }
+}
+
 pub(crate) struct State {
     incoming: IncomingCookie,
     pub(crate) meta: RequestMeta,
     pub(crate) current: Option<Current>,
     pub(crate) changes: Vec<Change>,
-    cycle: bool,
+    /// A new ID was asked for (`cycle_id`, `login`, a re-authentication).
+    pub(crate) cycle: bool,
     pub(crate) login: Option<String>,
     pub(crate) destroy: bool,
     /// The fingerprint policy asked for re-authentication: the sign-in time is dropped from
@@ -304,8 +325,9 @@ impl Session {
         serde_json::from_value(value).map_err(|_| Error::ValueType { key: key.into() })
     }
 
-    /// Gives the session a new ID, keeping its data; the old ID stops working. Call it whenever
-    /// privileges change. [`Session::login`] does it for you.
+    /// Gives the session a new ID, keeping its data but the CSRF secret
+    /// ([`CSRF_SECRET_KEY`]); the old ID stops working. Call it whenever privileges change.
+    /// [`Session::login`] does it for you.
     ///
     /// # Errors
     ///
@@ -314,11 +336,13 @@ impl Session {
         let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         state.cycle = true;
+        drop_csrf_secret(&mut state);
         Ok(())
     }
 
     /// Signs `user` in: a new ID (the fixation defence), the user recorded, the authentication
-    /// time set, the absolute lifetime restarted.
+    /// time set, the absolute lifetime restarted, the CSRF secret ([`CSRF_SECRET_KEY`])
+    /// dropped so that a token learnt before sign-in is refused after it.
     ///
     /// # Errors
     ///
@@ -329,6 +353,7 @@ impl Session {
         state.login = Some(user.to_owned());
         state.cycle = true;
         state.destroy = false;
+        drop_csrf_secret(&mut state);
         Ok(())
     }
 
@@ -479,11 +504,11 @@ impl Session {
     /// Client modes: files a not-before time for the user and re-issues this session's cookie
     /// past it. Cookie sessions cannot be counted, so the answer is 0.
     async fn revoke_other_cookies(&self) -> Result<u64, Error> {
-        let Some(marks) = &self.engine().revocation else {
+        if !self.engine().denylist {
             return Err(Error::Unrepresentable(
                 "cookie sessions can only be revoked when the manager has a store",
             ));
-        };
+        }
         let mut state = self.shared.state.lock().await;
         self.ensure_loaded(&mut state).await?;
         let user = match &state.current {
@@ -493,7 +518,7 @@ impl Session {
         let Some(user) = user else {
             return Ok(0);
         };
-        super::revocation::end_user(self.engine(), marks, &user)
+        super::revocation::end_user(self.engine(), &user, None)
             .await
             .map_err(|e| self.report(e))?;
         state.bump_issued = true;
@@ -740,9 +765,17 @@ impl Session {
         match policy {
             FingerprintPolicy::Ignore | FingerprintPolicy::Log => {}
             FingerprintPolicy::Reauthenticate => {
-                if record.auth_time.is_some() {
-                    Arc::make_mut(record).auth_time = None;
+                // Signed out under a new ID at commit: the presented cookie dies for whoever
+                // holds it, and the new one carries the data but no user.
+                if record.user.is_some() || record.auth_time.is_some() {
+                    if record.data.contains_key(CSRF_SECRET_KEY) {
+                        state.changes.push(Change::Remove(CSRF_SECRET_KEY.into()));
+                    }
+                    let signed_out = Arc::make_mut(record);
+                    signed_out.user = None;
+                    signed_out.auth_time = None;
                     state.stale_auth = true;
+                    state.cycle = true;
                 }
             }
             FingerprintPolicy::Destroy => {
@@ -789,10 +822,22 @@ impl Session {
         moved.key = new_key;
         moved.version = 0;
         if engine.store.create(&moved).await? {
+            let now = engine.now();
             engine
                 .store
-                .end(&old.key, EndReason::Cycled, engine.now(), None)
+                .end(&old.key, EndReason::Cycled, now, None)
                 .await?;
+            // A move is an ID change: it must not carry the session past a revocation.
+            if let Some(user) = &old.user
+                && super::revocation::carried_past_revocation(engine, user, &old.key, old.id_issued)
+                    .await?
+            {
+                engine
+                    .store
+                    .end(&new_key, EndReason::Revoked, now, None)
+                    .await?;
+                return Ok(moved.into_tombstone(EndReason::Revoked, now));
+            }
             Ok(moved)
         } else {
             // Another request moved it first.
@@ -1068,6 +1113,8 @@ impl Session {
             size::check(engine, &state.changes, false, &data)?;
             let (user, fresh_login) = match &state.login {
                 Some(u) => (Some(u.clone()), true),
+                // Re-authentication demanded: the user stays dropped on a reloaded record too.
+                None if state.stale_auth => (None, false),
                 None => (old.user.clone(), false),
             };
             let changes = std::mem::take(&mut state.changes);
@@ -1112,6 +1159,7 @@ impl Session {
                 }
             };
             if ended {
+                self.refuse_if_revoked(state, &old, new_key).await?;
                 engine.emit(SecurityEvent::IdCycled {
                     from: old.key,
                     to: new_key,
@@ -1150,6 +1198,43 @@ impl Session {
             backoff(attempt).await;
         }
         Err(Error::Conflict)
+    }
+
+    /// After an ID change replaced `old` with `new_key`: when a revocation of the user covers
+    /// `old`, it may have listed their sessions before `new_key` existed, so the successor is
+    /// ended too and the request gets [`Error::SessionEnded`].
+    async fn refuse_if_revoked(
+        &self,
+        state: &mut State,
+        old: &Record,
+        new_key: crate::id::StoreKey,
+    ) -> Result<(), Error> {
+        let engine = self.engine();
+        let Some(user) = &old.user else {
+            return Ok(());
+        };
+        if !super::revocation::carried_past_revocation(engine, user, &old.key, old.id_issued)
+            .await?
+        {
+            return Ok(());
+        }
+        if engine
+            .store
+            .end(&new_key, EndReason::Revoked, engine.now(), None)
+            .await?
+        {
+            engine.emit(SecurityEvent::Ended {
+                key: Some(new_key),
+                reason: EndReason::Revoked,
+            });
+        }
+        state.changes.clear();
+        state.login = None;
+        state.cycle = false;
+        state.issued = None;
+        state.current = Some(Current::New);
+        state.clear_stale = true;
+        Err(Error::SessionEnded)
     }
 
     /// Compare-and-set of the change set (and an optional update) onto the current record,
@@ -1258,6 +1343,13 @@ pub(crate) fn set_cookie_header(
         });
     }
     Ok(header)
+}
+
+/// A privilege change: the CSRF secret goes, so that the next page gets a fresh one.
+fn drop_csrf_secret(state: &mut State) {
+    if lookup(state, CSRF_SECRET_KEY).is_some() {
+        state.changes.push(Change::Remove(CSRF_SECRET_KEY.into()));
+    }
 }
 
 /// One key as the handler sees it, without copying the rest of the session: the latest change

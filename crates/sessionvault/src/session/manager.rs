@@ -66,8 +66,8 @@ pub(crate) struct Engine {
     pub(crate) events: Vec<Arc<dyn EventSink>>,
     pub(crate) codec: Codec,
     pub(crate) guessing: GuessingDetector,
-    /// Client modes given a store: the keys of the denylist (see [`super::revocation`]).
-    pub(crate) revocation: Option<IdHasher>,
+    /// Client modes given a store: the store keeps a denylist (see [`super::revocation`]).
+    pub(crate) denylist: bool,
     /// This process's writers of one session take turns.
     pub(crate) turns: Turns,
 }
@@ -323,8 +323,7 @@ impl SessionManagerBuilder {
                     .with_max_age(Some(self.config.absolute_timeout.as_secs().max(0) as u64)),
             ),
         };
-        let revocation = (self.mode != CookieMode::Server && self.store.is_some())
-            .then(|| IdHasher::for_purpose(&self.keyring, super::revocation::PURPOSE));
+        let denylist = self.mode != CookieMode::Server && self.store.is_some();
         let store: Arc<dyn SessionStore> = match (self.mode, self.store) {
             (_, Some(store)) => store,
             (CookieMode::Server, None) => {
@@ -339,7 +338,7 @@ impl SessionManagerBuilder {
                 hasher: IdHasher::new(&self.keyring),
                 clock: self.clock,
                 guessing: GuessingDetector::new(self.config.guessing),
-                revocation,
+                denylist,
                 turns: Turns::default(),
                 config: self.config,
                 events: self.events,
@@ -405,6 +404,9 @@ impl SessionManager {
     }
 
     /// Ends every session of `user` except the one with handle `except`; returns how many.
+    /// Final even against a request changing one of those sessions' ID at the same moment: a
+    /// not-before time for the user is filed first, and an ID change that finds it ends its
+    /// successor.
     ///
     /// In the cookie modes, with a store, every cookie session of `user` issued before now is
     /// refused from now on (`except` cannot apply: cookie sessions have no handles) and the
@@ -420,12 +422,12 @@ impl SessionManager {
         except: Option<&str>,
     ) -> Result<u64, Error> {
         if self.mode() != CookieMode::Server {
-            let Some(marks) = &self.engine.revocation else {
+            if !self.engine.denylist {
                 return Err(Error::Unrepresentable(
                     "cookie sessions can only be revoked when the manager has a store",
                 ));
-            };
-            super::revocation::end_user(&self.engine, marks, user).await?;
+            }
+            super::revocation::end_user(&self.engine, user, None).await?;
             return Ok(0);
         }
         let except = except.and_then(StoreKey::from_hex);
@@ -480,11 +482,15 @@ pub(crate) async fn revoke_key(engine: &Engine, key: &StoreKey) -> Result<bool, 
     Ok(ended)
 }
 
+/// Ends every session of `user` but `except`. The not-before time is filed first: an ID change
+/// racing the listing below then finds it and ends its successor (see
+/// [`super::revocation::carried_past_revocation`]), so no session escapes, on any store.
 pub(crate) async fn revoke_user(
     engine: &Engine,
     user: &str,
     except: Option<&StoreKey>,
 ) -> Result<u64, Error> {
+    super::revocation::end_user(engine, user, except).await?;
     let mut count = 0;
     for record in engine.store.sessions_for_user(user).await? {
         if except.is_some_and(|e| e.ct_eq(&record.key)) {

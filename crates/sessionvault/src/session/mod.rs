@@ -15,5 +15,5 @@ pub use config::SessionConfig;
 pub use cookie::{
     CookieConfig, CookieValue, IncomingCookie, MAX_SET_COOKIE_LEN, SameSite, find_cookie,
 };
-pub use handle::{Deadlines, Session};
+pub use handle::{CSRF_SECRET_KEY, Deadlines, Session};
 pub use manager::{CookieMode, RequestMeta, SessionInfo, SessionManager, SessionManagerBuilder};

@@ -1,43 +1,67 @@
-//! Revocation for cookie-held sessions (sealed and Flask modes), when the application gives
-//! them a store: a signed cookie cannot be taken back, so the store remembers what must be
-//! refused.
+//! Revocation that outlives what a store can list: the denylist of cookie-held sessions, and
+//! the per-user not-before time that makes "sign out everywhere" final in every mode.
 //!
-//! - Every cookie session carries a random session ID (`sid`). Logout, and the sign-in that
-//!   replaces an anonymous session, file a tombstone under the keyed hash of that ID: the
-//!   cookie is refused from then on, like a server-mode ID after logout.
+//! - Every cookie session (sealed and Flask modes, with a store) carries a random session ID
+//!   (`sid`). Logout, and the sign-in that replaces a session, file a tombstone under the hash
+//!   of that ID: the cookie is refused from then on, like a server-mode ID after logout.
 //! - "Sign out everywhere" (`revoke_all_for_user`, `revoke_others`) files a not-before time
-//!   for the user: any of their cookies issued earlier is refused. Cookie sessions cannot be
-//!   listed, so this is how all of them end at once.
+//!   for the user. In the cookie modes, any of their cookies issued earlier is refused: cookie
+//!   sessions cannot be listed, so this is how all of them end at once. In server mode the
+//!   listed sessions are ended one by one, and an ID change checks the time before it carries
+//!   a session forward, so that a session renewed between the listing and its ending cannot
+//!   escape (see [`carried_past_revocation`]).
 //!
-//! The price is one or two store reads per request that loads a session, which is what a
-//! denylist costs (ASVS 5.0 V7.4.1). Without a store, cookie sessions stay valid until they
+//! The entries are keyed by a plain SHA-256 of the session ID or user name, under a label of
+//! their own, not by a keyed hash: a key rotation must not move them. A cookie that verifies
+//! under any accepted key finds its entries under the one name they have, however many
+//! rotations ago it was sealed and whichever key filed them, for one read each. The session
+//! ID is 256 random bits, so its hash reveals nothing usable; a user name's hash can be matched
+//! against guessed names, which tells a reader of the store no more than server mode's records,
+//! which hold names in the clear.
+//!
+//! The price is one or two store reads per request that loads a cookie session, which is what
+//! a denylist costs (ASVS 5.0 V7.4.1). Without a store, cookie sessions stay valid until they
 //! expire, and the library says so.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
 
 use super::manager::Engine;
 use crate::Error;
 use crate::clock::later;
 use crate::events::EndReason;
-use crate::id::{IdHasher, StoreKey};
+use crate::id::StoreKey;
 use crate::store::{Record, RecordState};
 
-/// The purpose label of the key that hashes cookie-session IDs and user names for the list.
-pub(crate) const PURPOSE: &str = "sessionvault/v1/cookie-revocation";
+/// The label that keeps revocation entries apart from every other hash in the store.
+const LABEL: &[u8] = b"sessionvault/v1/revocation\0";
 
-/// The data field of a user's marker record.
+/// The data field of a user's marker record: the not-before time.
 const NOT_BEFORE: &str = "not_before";
 
+/// The data field of a user's marker record: the server-mode session the latest revocation
+/// spared (`revoke_others`), as a store key in hex.
+const EXCEPT: &str = "except";
+
 /// The store key of a cookie session's tombstone.
-pub(crate) fn session_key(marks: &IdHasher, sid: &str) -> StoreKey {
-    marks.key_of_bytes(&[b"sid\0", sid.as_bytes()])
+pub(crate) fn session_key(sid: &str) -> StoreKey {
+    entry_key(b"sid\0", sid)
 }
 
 /// The store key of a user's not-before marker.
-fn user_key(marks: &IdHasher, user: &str) -> StoreKey {
-    marks.key_of_bytes(&[b"user\0", user.as_bytes()])
+fn user_key(user: &str) -> StoreKey {
+    entry_key(b"user\0", user)
+}
+
+fn entry_key(kind: &[u8], name: &str) -> StoreKey {
+    let digest = Sha256::new()
+        .chain_update(LABEL)
+        .chain_update(kind)
+        .chain_update(name.as_bytes())
+        .finalize();
+    StoreKey::from_bytes(digest.into())
 }
 
 fn record(key: StoreKey, state: RecordState, now: Timestamp, until: Timestamp) -> Record {
@@ -62,13 +86,12 @@ fn record(key: StoreKey, state: RecordState, now: Timestamp, until: Timestamp) -
 /// Why a cookie session must be refused, if it must.
 pub(crate) async fn refused(
     engine: &Engine,
-    marks: &IdHasher,
     sid: Option<&str>,
     user: Option<&str>,
     issued: Timestamp,
 ) -> Result<Option<(StoreKey, EndReason)>, Error> {
     if let Some(sid) = sid {
-        let key = session_key(marks, sid);
+        let key = session_key(sid);
         if let Some(tombstone) = engine.store.load(&key).await?
             && let RecordState::Ended { reason, .. } = tombstone.state
         {
@@ -76,7 +99,7 @@ pub(crate) async fn refused(
         }
     }
     if let Some(user) = user {
-        let key = user_key(marks, user);
+        let key = user_key(user);
         let not_before = engine
             .store
             .load(&key)
@@ -89,6 +112,29 @@ pub(crate) async fn refused(
     Ok(None)
 }
 
+/// Server mode: true when a revocation of `user` covers the session `key`, issued at `issued`,
+/// which an ID change has just replaced. The change must then end the successor too: the
+/// revocation may have listed the user's sessions before the successor existed, and ended the
+/// old one only after the change had, which would leave the successor live. One read, on ID
+/// changes of signed-in sessions only.
+pub(crate) async fn carried_past_revocation(
+    engine: &Engine,
+    user: &str,
+    key: &StoreKey,
+    issued: Timestamp,
+) -> Result<bool, Error> {
+    let Some(marker) = engine.store.load(&user_key(user)).await? else {
+        return Ok(false);
+    };
+    let spared = marker
+        .data
+        .get(EXCEPT)
+        .and_then(|v| v.as_str())
+        .and_then(StoreKey::from_hex)
+        .is_some_and(|except| except.ct_eq(key));
+    Ok(!spared && not_before(&marker).is_some_and(|t| issued < t))
+}
+
 fn not_before(marker: &Record) -> Option<Timestamp> {
     marker.data.get(NOT_BEFORE)?.as_str()?.parse().ok()
 }
@@ -97,7 +143,6 @@ fn not_before(marker: &Record) -> Option<Timestamp> {
 /// deadline, past which it would be refused anyway).
 pub(crate) async fn end_session(
     engine: &Engine,
-    marks: &IdHasher,
     sid: &str,
     reason: EndReason,
     until: Timestamp,
@@ -112,15 +157,20 @@ pub(crate) async fn end_session(
     // `false` means a tombstone is there already, which is just as good.
     engine
         .store
-        .create(&record(session_key(marks, sid), state, now, until))
+        .create(&record(session_key(sid), state, now, until))
         .await?;
     Ok(())
 }
 
-/// Refuses every cookie session of `user` issued before now. The marker lives as long as the
-/// longest a cookie session can.
-pub(crate) async fn end_user(engine: &Engine, marks: &IdHasher, user: &str) -> Result<(), Error> {
-    let key = user_key(marks, user);
+/// Files the time before which every session of `user` is revoked: now, sparing the server-mode
+/// session `except`. The marker lives as long as the longest a session can.
+pub(crate) async fn end_user(
+    engine: &Engine,
+    user: &str,
+    except: Option<&StoreKey>,
+) -> Result<(), Error> {
+    let key = user_key(user);
+    let except = except.map_or(serde_json::Value::Null, |k| k.to_hex().into());
     for _ in 0..=engine.config.max_retries {
         let now = engine.now();
         let until = later(now, engine.config.absolute_timeout);
@@ -131,6 +181,7 @@ pub(crate) async fn end_user(engine: &Engine, marks: &IdHasher, user: &str) -> R
                     NOT_BEFORE.into(),
                     serde_json::Value::String(now.to_string()),
                 );
+                marker.data.insert(EXCEPT.into(), except.clone());
                 if engine.store.create(&marker).await? {
                     return Ok(());
                 }
@@ -142,6 +193,7 @@ pub(crate) async fn end_user(engine: &Engine, marks: &IdHasher, user: &str) -> R
                     NOT_BEFORE.into(),
                     serde_json::Value::String(since.to_string()),
                 );
+                marker.data.insert(EXCEPT.into(), except.clone());
                 marker.version += 1;
                 marker.idle_deadline = until;
                 marker.absolute_deadline = until;

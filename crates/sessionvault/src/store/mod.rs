@@ -55,8 +55,9 @@ pub enum RecordState {
     },
 }
 
-/// One session as a store keeps it. Holds no raw ID.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One session as a store keeps it. Holds no raw ID. `Debug` shows the data's keys but none
+/// of its values, which may be secrets (the CSRF secret, the application's own).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// The keyed hash of the session ID.
     pub key: StoreKey,
@@ -89,6 +90,36 @@ pub struct Record {
     /// When the store may forget the record. For a tombstone, the ended session's absolute
     /// deadline, so any reuse within its possible lifetime is still recognised.
     pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// The data's keys, each with its value redacted.
+        struct Redacted<'a>(&'a BTreeMap<String, serde_json::Value>);
+        impl std::fmt::Debug for Redacted<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_map()
+                    .entries(self.0.keys().map(|k| (k, format_args!("[REDACTED]"))))
+                    .finish()
+            }
+        }
+        f.debug_struct("Record")
+            .field("key", &self.key)
+            .field("version", &self.version)
+            .field("state", &self.state)
+            .field("data", &Redacted(&self.data))
+            .field("user", &self.user)
+            .field("auth_time", &self.auth_time)
+            .field("created", &self.created)
+            .field("id_issued", &self.id_issued)
+            .field("last_seen", &self.last_seen)
+            .field("idle_deadline", &self.idle_deadline)
+            .field("absolute_deadline", &self.absolute_deadline)
+            .field("user_agent", &self.user_agent)
+            .field("ip", &self.ip)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl Record {
