@@ -87,7 +87,7 @@ sv_report_skips() {
     echo
     echo "!!! SKIPPED: no ${SV_SKIPPED[*]} server could be found or started (run as root to install"
     echo "!!! and start one, or set SESSIONVAULT_POSTGRES_URL / SESSIONVAULT_REDIS_URL /"
-    echo "!!! SESSIONVAULT_REDIS_CLUSTER to a running server). Not run:"
+    echo "!!! SESSIONVAULT_REDIS_CLUSTER / SESSIONVAULT_REDIS_SENTINEL to a running server). Not run:"
     local s
     for s in "${SV_SKIPPED[@]}"; do
         case $s in
