@@ -5,8 +5,9 @@
 #   ./scripts/test.sh [--store URL]...
 #
 # --store points the store tests at a server you run instead of the one found or started here:
-# postgres://USER@HOST:PORT/DB, redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...]
-# (the same URLs the counter example takes).
+# postgres://USER@HOST:PORT/DB, redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...],
+# redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME (the same URLs the counter example
+# takes; the Sentinel one must name a master with at least one replica).
 set -euo pipefail
 while [ $# -gt 0 ]; do
     case $1 in
@@ -15,6 +16,7 @@ while [ $# -gt 0 ]; do
             case $2 in
                 postgres://*|postgresql://*) export SESSIONVAULT_POSTGRES_URL=$2 ;;
                 redis-cluster://*) export SESSIONVAULT_REDIS_CLUSTER=$2 ;;
+                redis+sentinel://*) export SESSIONVAULT_REDIS_SENTINEL=$2 ;;
                 redis://*) export SESSIONVAULT_REDIS_URL=$2 ;;
                 *) echo "unsupported --store $2" >&2; exit 2 ;;
             esac
@@ -33,7 +35,10 @@ sv_python_venv "$root"
 sv_postgres
 sv_redis
 sv_redis_cluster
+sv_redis_sentinel
 sv_fault_redis
+sv_fault_redis_sentinel
+sv_fault_redis_cluster
 sv_fault_postgres
 sv_browser
 "$SESSIONVAULT_FLASK_PYTHON" -c 'from importlib.metadata import version as v; print("    Flask", v("flask"), "/ itsdangerous", v("itsdangerous"))'
@@ -63,6 +68,9 @@ rm -rf "$SESSIONVAULT_LOG_DIR" "$hygiene"
 
 echo "==> fuzz smoke (libFuzzer, 10 s per target)"
 ./scripts/fuzz.sh --seconds 10
+
+echo "==> soak (60 s on Redis and SQLite)"
+./scripts/soak.sh --seconds 30 --store redis --store sqlite
 
 echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet

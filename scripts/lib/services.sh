@@ -2,6 +2,7 @@
 # throwaway ones when nothing does, and stops what it started. A service that can be neither
 # found nor started is added to SESSIONVAULT_SKIP_SERVICES and its tests are named as skipped.
 
+SV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SV_STARTED_PIDS=()
 SV_CLEANUPS=()
 SV_SKIPPED=()
@@ -86,7 +87,7 @@ sv_report_skips() {
     echo
     echo "!!! SKIPPED: no ${SV_SKIPPED[*]} server could be found or started (run as root to install"
     echo "!!! and start one, or set SESSIONVAULT_POSTGRES_URL / SESSIONVAULT_REDIS_URL /"
-    echo "!!! SESSIONVAULT_REDIS_CLUSTER to a running server). Not run:"
+    echo "!!! SESSIONVAULT_REDIS_CLUSTER / SESSIONVAULT_REDIS_SENTINEL to a running server). Not run:"
     local s
     for s in "${SV_SKIPPED[@]}"; do
         case $s in
@@ -95,8 +96,12 @@ sv_report_skips() {
             redis) echo "!!!   sessionvault-redis tests/redis.rs: single_server::* and braces_in_the_prefix_are_refused;"
                    echo "!!!   the counter example with --store redis" ;;
             redis-cluster) echo "!!!   sessionvault-redis tests/redis.rs: cluster_of_three::*; the counter example with --store redis-cluster" ;;
+            redis-sentinel) echo "!!!   sessionvault-redis tests/redis.rs: sentinel::*; the counter example with --store redis+sentinel" ;;
             fault-redis) echo "!!!   sessionvault-axum tests/http faults::redis_outage_gives_503_and_loses_nothing" ;;
-            fault-postgres) echo "!!!   sessionvault-axum tests/http faults::postgres_outage_gives_503_and_loses_nothing" ;;
+            fault-sentinel) echo "!!!   sessionvault-axum tests/http faults::sentinel_failover_*" ;;
+            fault-cluster) echo "!!!   sessionvault-axum tests/http faults::cluster_failover_*" ;;
+            fault-postgres) echo "!!!   sessionvault-axum tests/http faults::postgres_outage_gives_503_and_loses_nothing,"
+                            echo "!!!   faults::postgres_connections_dropped_lose_nothing" ;;
             browser) echo "!!!   sessionvault-demo tests/browser.rs: every test (install chromium and chromium-driver)" ;;
         esac
     done
@@ -202,6 +207,73 @@ sv_redis_cluster() {
     done
     export SESSIONVAULT_REDIS_CLUSTER="redis-cluster://$(IFS=,; echo "${seeds[*]}")"
     echo "    started a throwaway Redis Cluster of three masters on ${seeds[*]}"
+}
+
+# N distinct free loopback ports (cluster ports when the first argument is `cluster`).
+sv_free_ports() {
+    local kind=$1 n=$2 port ports=()
+    while [ ${#ports[@]} -lt "$n" ]; do
+        if [ "$kind" = cluster ]; then port=$(sv_free_cluster_port); else port=$(sv_free_port); fi
+        [[ " ${ports[*]} " == *" $port "* ]] || ports+=("$port")
+    done
+    echo "${ports[@]}"
+}
+
+# One master, one replica and three Sentinels in a new directory on free ports; sets SV_DIR
+# and SV_URL (the store URL).
+sv_start_sentinel_topology() {
+    local ports
+    SV_DIR=$(mktemp -d "/tmp/sessionvault-$1.XXXXXX")
+    ports=($(sv_free_ports plain 5))
+    SV_CLEANUPS+=("for p in ${ports[*]}; do redis-cli -p \$p shutdown nosave; done; rm -rf $SV_DIR")
+    "$SV_ROOT/scripts/lib/redis-ha.sh" sentinel-start "$SV_DIR" "${ports[@]}" >/dev/null || return 1
+    SV_URL="redis+sentinel://127.0.0.1:${ports[2]},127.0.0.1:${ports[3]},127.0.0.1:${ports[4]}/svmaster"
+}
+
+# Three masters with a replica each, likewise.
+sv_start_replicated_cluster() {
+    local ports
+    SV_DIR=$(mktemp -d "/tmp/sessionvault-$1.XXXXXX")
+    ports=($(sv_free_ports cluster 6))
+    SV_CLEANUPS+=("for p in ${ports[*]}; do redis-cli -p \$p shutdown nosave; done; rm -rf $SV_DIR")
+    "$SV_ROOT/scripts/lib/redis-ha.sh" cluster-start "$SV_DIR" "${ports[@]}" >/dev/null || return 1
+    SV_URL="redis-cluster://$(printf '127.0.0.1:%s,' "${ports[@]}" | sed 's/,$//')"
+}
+
+# A Sentinel-watched master and replica for the store tests (the failover tests get their own).
+sv_redis_sentinel() {
+    if [ -n "${SESSIONVAULT_REDIS_SENTINEL:-}" ]; then
+        echo "    Redis Sentinel given: ${SESSIONVAULT_REDIS_SENTINEL%%/*}..."
+        return 0
+    fi
+    if ! sv_need_redis_server || ! sv_start_sentinel_topology sentinel; then
+        sv_skip redis-sentinel
+        return 0
+    fi
+    export SESSIONVAULT_REDIS_SENTINEL=$SV_URL
+    echo "    started a throwaway master, replica and three Sentinels: $SV_URL"
+}
+
+# The topologies the failover tests kill masters of, with the command that drives each
+# (`scripts/lib/redis-ha.sh KIND DIR ACTION`, less its ACTION).
+sv_fault_redis_sentinel() {
+    if ! sv_need_redis_server || ! sv_start_sentinel_topology fault-sentinel; then
+        sv_skip fault-sentinel
+        return 0
+    fi
+    export SESSIONVAULT_FAULT_SENTINEL_URL=$SV_URL
+    export SESSIONVAULT_FAULT_SENTINEL_CTL="$SV_ROOT/scripts/lib/redis-ha.sh sentinel $SV_DIR"
+    echo "    started a master, replica and three Sentinels to fail over: $SV_URL"
+}
+
+sv_fault_redis_cluster() {
+    if ! sv_need_redis_server || ! sv_start_replicated_cluster fault-cluster; then
+        sv_skip fault-cluster
+        return 0
+    fi
+    export SESSIONVAULT_FAULT_CLUSTER_URL=$SV_URL
+    export SESSIONVAULT_FAULT_CLUSTER_CTL="$SV_ROOT/scripts/lib/redis-ha.sh cluster $SV_DIR"
+    echo "    started a Redis Cluster of three masters and three replicas to fail over: ${SV_URL#redis-cluster://}"
 }
 
 # Servers for the fault tests, which kill and restart them: never the shared ones above.

@@ -3,9 +3,10 @@
 //! ```text
 //! cargo run --release -p sessionvault-axum --example counter -- [--listen ADDR]
 //!     [--store memory|sqlite:PATH|postgres://USER@HOST:PORT/DB|redis://HOST:PORT[/DB]
-//!      |redis-cluster://HOST:PORT[,HOST:PORT...]]
+//!      |rediss://HOST:PORT[/DB]|redis-cluster://HOST:PORT[,HOST:PORT...]
+//!      |redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]]
 //!     [--cookie-mode server|sealed|flask] [--secret-file PATH [--fallback-secret-file PATH]...]
-//!     [--idle-timeout 30m] [--absolute-timeout 12h] [--insecure-dev]
+//!     [--idle-timeout 30m] [--absolute-timeout 12h] [--sweep-interval 60s] [--insecure-dev]
 //! ```
 //!
 //! Endpoints: `GET /read`, `GET /incr`, `GET /set?key=K&value=V`, `GET /get?key=K`,
@@ -37,8 +38,10 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
     /// Where server-side sessions live (in the cookie modes, the denylist that makes logout
-    /// final): `memory`, `sqlite:PATH`, `postgres://USER@HOST:PORT/DB`, `redis://HOST:PORT[/DB]`
-    /// or `redis-cluster://HOST:PORT[,HOST:PORT...]`.
+    /// final): `memory`, `sqlite:PATH`, `postgres://USER@HOST:PORT/DB`, `redis://HOST:PORT[/DB]`,
+    /// `rediss://...`, `redis-cluster://HOST:PORT[,HOST:PORT...]` or
+    /// `redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]`; a Redis URL may end in
+    /// `?replica_acks=N&replica_ack_timeout_ms=T`.
     #[arg(long, default_value = "sqlite:counter.db")]
     store: String,
     /// Where session state lives.
@@ -58,6 +61,9 @@ struct Args {
     /// Absolute lifetime, such as `12h` (positive, at most 400 days).
     #[arg(long, default_value = "12h", value_parser = parse_timeout, allow_hyphen_values = true)]
     absolute_timeout: SignedDuration,
+    /// How often the sweeper removes expired sessions from the store (SQLite, PostgreSQL).
+    #[arg(long, default_value = "60s", value_parser = parse_timeout)]
+    sweep_interval: SignedDuration,
     /// Plain cookie name and no `Secure`, for curl over http on hosts other than localhost.
     #[arg(long)]
     insecure_dev: bool,
@@ -107,12 +113,13 @@ async fn manager(args: &Args) -> anyhow::Result<SessionManager> {
         builder.with_store(SqliteStore::open(path).await?)
     } else if args.store.starts_with("postgres://") || args.store.starts_with("postgresql://") {
         builder.with_store(PgStore::connect(&args.store).await?)
-    } else if args.store.starts_with("redis://") || args.store.starts_with("redis-cluster://") {
-        builder.with_store(RedisStore::connect_url(&args.store).await?)
+    } else if args.store.starts_with("redis") {
+        builder.with_store(RedisStore::connect(&args.store).await?)
     } else {
         bail!(
             "unsupported --store {:?}: use memory, sqlite:PATH, postgres://USER@HOST:PORT/DB, \
-             redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT[,HOST:PORT...]",
+             redis://HOST:PORT[/DB], rediss://..., redis-cluster://HOST:PORT[,HOST:PORT...] or \
+             redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]",
             args.store
         )
     };
@@ -235,7 +242,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let manager = manager(&args).await?;
-    manager.spawn_sweeper(std::time::Duration::from_secs(60));
+    manager.spawn_sweeper(args.sweep_interval.unsigned_abs());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

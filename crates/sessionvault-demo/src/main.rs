@@ -33,8 +33,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where sessions live: `memory`, `sqlite:PATH`, `postgres://...`, `redis://...` or
-    /// `redis-cluster://...`.
+    /// Where sessions live: `memory`, `sqlite:PATH`, `postgres://...`, `redis://...`,
+    /// `rediss://...`, `redis-cluster://...` or `redis+sentinel://HOST:PORT,.../MASTER_NAME`
+    /// (a Redis URL may end in `?replica_acks=N&replica_ack_timeout_ms=T`).
     #[arg(long, default_value = "sqlite:sessionvault-demo.db")]
     store: String,
     /// Where session state lives.
@@ -109,8 +110,8 @@ async fn open_store(store: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
         Arc::new(sessionvault_sqlx::SqliteStore::open(path).await?)
     } else if store.starts_with("postgres://") || store.starts_with("postgresql://") {
         Arc::new(sessionvault_sqlx::PgStore::connect(store).await?)
-    } else if store.starts_with("redis://") || store.starts_with("redis-cluster://") {
-        Arc::new(sessionvault_redis::RedisStore::connect_url(store).await?)
+    } else if store.starts_with("redis") {
+        Arc::new(sessionvault_redis::RedisStore::connect(store).await?)
     } else {
         bail!("unsupported --store {store:?}")
     })

@@ -1,9 +1,22 @@
-//! A Redis store for sessionvault, on a single server or a Redis Cluster.
+//! A Redis store for sessionvault, on a single server, a Redis Cluster, or the master a set of
+//! Redis Sentinels names.
 //!
 //! Built on [redis-rs](https://docs.rs/redis): it speaks to a single server through a
-//! `ConnectionManager` that reconnects on its own, and to a cluster through its cluster-aware
-//! async connection, which follows slot moves and failovers. Both are the same crate, so the
-//! Lua scripts and commands below run unchanged on either.
+//! `ConnectionManager` that reconnects on its own, to a cluster through its cluster-aware
+//! async connection, which follows slot moves and failovers, and to a Sentinel-managed master
+//! through one connection that is dropped, and the Sentinels asked again, when the master dies
+//! or answers `READONLY`. The Lua scripts and commands below run unchanged on all three.
+//! [`RedisStore::connect`] takes one URL for any of them (see its docs).
+//!
+//! # Replicas and failover
+//!
+//! Redis replicates asynchronously: a write the master acknowledged and then lost with itself,
+//! before any replica had it, is gone once a replica is promoted. For sessions that means a
+//! logout, a revocation or an increment that was answered 200 can come undone.
+//! [`RedisStore::with_min_replica_acks`] (or `?replica_acks=N` in the URL) closes that gap:
+//! each write is followed by `WAIT N T` in the same round trip and reported as failed (a 503)
+//! unless `N` replicas have it. The price is the replicas' round trip on every write, and
+//! writes fail while fewer than `N` replicas are up.
 //!
 //! # Layout
 //!
@@ -20,6 +33,9 @@
 //! A load is one round trip (`HGETALL`), a save one (a script); signing a user in adds one for
 //! the index.
 
+mod sentinel;
 mod store;
+mod url;
 
-pub use store::RedisStore;
+pub use store::{ConnectError, RedisStore, ReplicaAckError};
+pub use url::UrlError;

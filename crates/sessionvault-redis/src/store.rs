@@ -1,17 +1,24 @@
 //! The store.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use redis::Script;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster_async::ClusterConnection;
+use redis::{IntoConnectionInfo, RedisFuture, Script};
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 
+use crate::sentinel::{SentinelMaster, is_read_only};
+use crate::url::{MAX_REPLICA_ACK_TIMEOUT, ReplicaAcks, StoreUrl, Target, UrlError};
+
 /// How long a command may take before it fails (and the request gets a 503) rather than hang.
-const TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -36,20 +43,99 @@ redis.call('HSET', KEYS[1], 'ls', ARGV[1], 'id', ARGV[2])
 return 1
 ";
 
+/// Adds a session to its user's set, and keeps the set as long as its longest session.
+const INDEX: &str = r"
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'NX')
+redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
+return 1
+";
+
 #[derive(Clone)]
 enum Connection {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(Arc<SentinelMaster>),
 }
 
-/// Sessions in Redis or a Redis Cluster.
+/// One connection of any kind, for the commands to run on.
+enum Con {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    Multiplexed(MultiplexedConnection),
+}
+
+impl ConnectionLike for Con {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Multiplexed(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Multiplexed(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+            Self::Multiplexed(c) => c.get_db(),
+        }
+    }
+}
+
+/// A write that fewer replicas acknowledged than [`RedisStore::with_min_replica_acks`] asks
+/// for: the master has it, but its loss with the master is possible, so the save is reported
+/// as failed.
+#[derive(Debug, thiserror::Error)]
+#[error("only {acked} of {wanted} replicas acknowledged the write within {timeout_ms} ms")]
+pub struct ReplicaAckError {
+    acked: i64,
+    wanted: u32,
+    timeout_ms: u128,
+}
+
+/// A script and its source, for `EVALSHA` or, in a pipeline with `WAIT`, `EVAL`.
+struct Lua {
+    script: Script,
+    source: &'static str,
+}
+
+impl Lua {
+    fn new(source: &'static str) -> Self {
+        Self {
+            script: Script::new(source),
+            source,
+        }
+    }
+}
+
+/// Sessions in Redis: one server, a Redis Cluster, or the master a set of Sentinels names.
 #[derive(Clone)]
 pub struct RedisStore {
     connection: Connection,
     prefix: String,
-    create: Script,
-    save_if: Script,
-    touch: Script,
+    replica_acks: Option<ReplicaAcks>,
+    scripts: Arc<Scripts>,
+}
+
+struct Scripts {
+    create: Lua,
+    save_if: Lua,
+    touch: Lua,
+    index: Lua,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -57,10 +143,12 @@ impl std::fmt::Debug for RedisStore {
         let kind = match self.connection {
             Connection::Single(_) => "single",
             Connection::Cluster(_) => "cluster",
+            Connection::Sentinel(_) => "sentinel",
         };
         f.debug_struct("RedisStore")
             .field("kind", &kind)
             .field("prefix", &self.prefix)
+            .field("replica_acks", &self.replica_acks)
             .finish()
     }
 }
@@ -69,23 +157,70 @@ fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError 
     StoreError::new(e)
 }
 
+/// Why [`RedisStore::connect`] failed. The message is one line and holds no credentials.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not one this store takes; the message says which part is wrong.
+    #[error("invalid Redis store URL: {0}")]
+    InvalidUrl(#[from] UrlError),
+    /// The URL is fine, but no server (or no Sentinel, or no master) answered as it should.
+    #[error("cannot connect to Redis: {0}")]
+    Unavailable(redis::RedisError),
+}
+
+impl ConnectError {
+    /// Whether the URL itself is wrong (as opposed to the servers being unreachable).
+    pub fn is_invalid_url(&self) -> bool {
+        matches!(self, Self::InvalidUrl(_))
+    }
+}
+
 impl RedisStore {
-    /// Connects to one server: `redis://HOST:PORT[/DB]`.
+    /// Connects as a URL says, and checks that the server answers:
+    ///
+    /// - `redis://[USER:PASSWORD@]HOST:PORT[/DB]` (or `rediss://` for TLS): one server;
+    /// - `redis-cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]`: a cluster's seed nodes;
+    /// - `redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]`: the
+    ///   master that these Sentinels (port 26379 when none is given) name, followed across
+    ///   failovers. The credentials are the master's.
+    ///
+    /// Each may end in `?replica_acks=N&replica_ack_timeout_ms=T`, which turns on
+    /// [`with_min_replica_acks`](Self::with_min_replica_acks) (`T` from 1 to 1500, default
+    /// 500).
     ///
     /// # Errors
     ///
-    /// When the URL is invalid or the server does not answer.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(store_error)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(1);
-        let manager = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(store_error)?;
-        Ok(Self::with_connection(Connection::Single(manager)))
+    /// [`ConnectError::InvalidUrl`] when the URL is malformed (a one-line message naming the
+    /// part, never the password); [`ConnectError::Unavailable`] when nothing answers within
+    /// seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionvault_redis::RedisStore;
+    /// let store = RedisStore::connect(
+    ///     "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/sessions?replica_acks=1",
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let url: StoreUrl = url.parse()?;
+        let connection = match url.target {
+            Target::Single(info) => Self::single(info).await,
+            Target::Cluster(nodes) => Self::cluster(nodes).await,
+            Target::Sentinel {
+                sentinels,
+                master_name,
+                master,
+            } => Self::sentinel(sentinels, &master_name, master).await,
+        }
+        .map_err(ConnectError::Unavailable)?;
+        let mut store = Self::with_connection(connection);
+        store.replica_acks = url.replica_acks;
+        Ok(store)
     }
 
     /// Connects to a cluster through its seed nodes (`redis://HOST:PORT` each).
@@ -93,42 +228,58 @@ impl RedisStore {
     /// # Errors
     ///
     /// When a URL is invalid or no seed node answers.
-    pub async fn connect_cluster(nodes: &[String]) -> Result<Self, StoreError> {
-        let client = redis::cluster::ClusterClient::builder(nodes.to_vec())
-            .connection_timeout(TIMEOUT)
-            .response_timeout(TIMEOUT)
-            .build()
-            .map_err(store_error)?;
-        let connection = client.get_async_connection().await.map_err(store_error)?;
-        Ok(Self::with_connection(Connection::Cluster(connection)))
+    pub async fn connect_cluster(nodes: &[String]) -> Result<Self, ConnectError> {
+        let nodes = nodes
+            .iter()
+            .map(|n| n.as_str().into_connection_info())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| UrlError::Malformed)?;
+        let connection = Self::cluster(nodes)
+            .await
+            .map_err(ConnectError::Unavailable)?;
+        Ok(Self::with_connection(connection))
     }
 
-    /// Connects as a URL says: `redis://HOST:PORT[/DB]` for one server,
-    /// `redis-cluster://HOST:PORT[,HOST:PORT...]` for a cluster's seed nodes.
-    ///
-    /// # Errors
-    ///
-    /// When the URL is invalid or nothing answers.
-    pub async fn connect_url(url: &str) -> Result<Self, StoreError> {
-        match url.strip_prefix("redis-cluster://") {
-            Some(seeds) => {
-                let nodes: Vec<String> = seeds
-                    .split(',')
-                    .map(|s| format!("redis://{}", s.trim()))
-                    .collect();
-                Self::connect_cluster(&nodes).await
-            }
-            None => Self::connect(url).await,
-        }
+    async fn single(info: redis::ConnectionInfo) -> redis::RedisResult<Connection> {
+        let client = redis::Client::open(info)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(1);
+        let manager = client.get_connection_manager_with_config(config).await?;
+        Ok(Connection::Single(manager))
+    }
+
+    async fn cluster(nodes: Vec<redis::ConnectionInfo>) -> redis::RedisResult<Connection> {
+        let client = redis::cluster::ClusterClient::builder(nodes)
+            .connection_timeout(TIMEOUT)
+            .response_timeout(TIMEOUT)
+            .build()?;
+        Ok(Connection::Cluster(client.get_async_connection().await?))
+    }
+
+    async fn sentinel(
+        sentinels: Vec<redis::ConnectionInfo>,
+        master_name: &str,
+        master: redis::RedisConnectionInfo,
+    ) -> redis::RedisResult<Connection> {
+        let master = SentinelMaster::new(sentinels, master_name, master)?;
+        // Fails now, not at the first request, when no Sentinel knows a live master.
+        master.connection().await?;
+        Ok(Connection::Sentinel(Arc::new(master)))
     }
 
     fn with_connection(connection: Connection) -> Self {
         Self {
             connection,
             prefix: "sv".into(),
-            create: Script::new(CREATE),
-            save_if: Script::new(SAVE_IF),
-            touch: Script::new(TOUCH),
+            replica_acks: None,
+            scripts: Arc::new(Scripts {
+                create: Lua::new(CREATE),
+                save_if: Lua::new(SAVE_IF),
+                touch: Lua::new(TOUCH),
+                index: Lua::new(INDEX),
+            }),
         }
     }
 
@@ -146,6 +297,24 @@ impl RedisStore {
         Ok(self)
     }
 
+    /// Makes every write (create, compare-and-set, touch, tombstone, user index) wait until
+    /// `replicas` replicas have acknowledged it, with `WAIT replicas timeout` in the same round
+    /// trip; a write fewer acknowledged is reported as failed ([`ReplicaAckError`] inside a
+    /// [`StoreError`], so a 503), though the master may keep it. Redis replicates
+    /// asynchronously: without this, a write the master acknowledged and then lost with itself
+    /// before its replica had it is gone once the replica is promoted.
+    ///
+    /// `replicas = 0` turns it off. The timeout is cut to 1.5 seconds, below the 2-second
+    /// deadline every command has. On a cluster the acknowledgements are counted on the master
+    /// of the key written.
+    pub fn with_min_replica_acks(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replica_acks = (replicas > 0).then(|| ReplicaAcks {
+            replicas,
+            timeout: timeout.clamp(Duration::from_millis(1), MAX_REPLICA_ACK_TIMEOUT),
+        });
+        self
+    }
+
     fn record_key(&self, key: &StoreKey) -> String {
         format!("{}:s:{{{}}}", self.prefix, key.to_hex())
     }
@@ -154,37 +323,80 @@ impl RedisStore {
         format!("{}:u:{{{}}}", self.prefix, hex::encode(user))
     }
 
-    async fn script<T: redis::FromRedisValue>(
-        &self,
-        script: &Script,
-        key: &str,
-        args: &[String],
-    ) -> Result<T, StoreError> {
-        async fn run<C: ConnectionLike + Send, T: redis::FromRedisValue>(
-            mut con: C,
-            script: &Script,
-            key: &str,
-            args: &[String],
-        ) -> redis::RedisResult<T> {
-            let mut invocation = script.key(key);
-            for arg in args {
-                invocation.arg(arg);
-            }
-            invocation.invoke_async(&mut con).await
-        }
+    /// Runs `op` on a connection. On Sentinel, a failure that means the master is gone makes
+    /// the next call ask the Sentinels again, and a `READONLY` (the master was demoted; the
+    /// write did not happen) is retried once on the master they name now.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(Con) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         match &self.connection {
-            Connection::Single(c) => run(c.clone(), script, key, args).await,
-            Connection::Cluster(c) => run(c.clone(), script, key, args).await,
+            Connection::Single(c) => op(Con::Single(c.clone())).await,
+            Connection::Cluster(c) => op(Con::Cluster(c.clone())).await,
+            Connection::Sentinel(master) => {
+                let mut attempt = 0;
+                loop {
+                    let (generation, con) = master.connection().await.map_err(store_error)?;
+                    match op(Con::Multiplexed(con)).await {
+                        Err(e) => {
+                            master.failed(generation, &e);
+                            attempt += 1;
+                            if attempt == 1 && is_read_only(&e) {
+                                continue;
+                            }
+                            break Err(e);
+                        }
+                        ok => break ok,
+                    }
+                }
+            }
         }
         .map_err(store_error)
     }
 
-    async fn command<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        match &self.connection {
-            Connection::Single(c) => cmd.query_async(&mut c.clone()).await,
-            Connection::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+    /// Runs a script that writes; with replica acknowledgements on, as `EVAL` followed by
+    /// `WAIT` in one pipeline (which a cluster sends to the key's master).
+    async fn write<T: redis::FromRedisValue>(
+        &self,
+        lua: &Lua,
+        key: &str,
+        args: &[String],
+    ) -> Result<T, StoreError> {
+        let Some(acks) = self.replica_acks else {
+            return self
+                .run(|mut con| async move {
+                    let mut invocation = lua.script.key(key);
+                    for arg in args {
+                        invocation.arg(arg);
+                    }
+                    invocation.invoke_async(&mut con).await
+                })
+                .await;
+        };
+        let (value, acked): (T, i64) = self
+            .run(|mut con| async move {
+                let mut pipe = redis::pipe();
+                pipe.cmd("EVAL").arg(lua.source).arg(1).arg(key).arg(args);
+                pipe.cmd("WAIT")
+                    .arg(acks.replicas)
+                    .arg(acks.timeout.as_millis() as u64);
+                pipe.query_async(&mut con).await
+            })
+            .await?;
+        if acked < i64::from(acks.replicas) {
+            return Err(StoreError::new(ReplicaAckError {
+                acked,
+                wanted: acks.replicas,
+                timeout_ms: acks.timeout.as_millis(),
+            }));
         }
-        .map_err(store_error)
+        Ok(value)
+    }
+
+    async fn command<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        self.run(|mut con| async move { cmd.query_async(&mut con).await })
+            .await
     }
 
     fn fields(record: &Record) -> Result<[String; 5], StoreError> {
@@ -206,27 +418,15 @@ impl RedisStore {
         let Some(user) = record.user.as_deref().filter(|_| record.is_live()) else {
             return Ok(());
         };
-        let key = self.user_key(user);
         let at = record.expires_at.as_millisecond().max(1);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .sadd(&key, record.key.to_hex())
-            .ignore()
-            .cmd("PEXPIREAT")
-            .arg(&key)
-            .arg(at)
-            .arg("NX")
-            .ignore()
-            .cmd("PEXPIREAT")
-            .arg(&key)
-            .arg(at)
-            .arg("GT")
-            .ignore();
-        match &self.connection {
-            Connection::Single(c) => pipe.query_async::<()>(&mut c.clone()).await,
-            Connection::Cluster(c) => pipe.query_async::<()>(&mut c.clone()).await,
-        }
-        .map_err(store_error)
+        let _: i64 = self
+            .write(
+                &self.scripts.index,
+                &self.user_key(user),
+                &[record.key.to_hex(), at.to_string()],
+            )
+            .await?;
+        Ok(())
     }
 }
 
@@ -251,8 +451,8 @@ impl SessionStore for RedisStore {
 
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
         let created: i64 = self
-            .script(
-                &self.create,
+            .write(
+                &self.scripts.create,
                 &self.record_key(&record.key),
                 &Self::fields(record)?,
             )
@@ -267,7 +467,7 @@ impl SessionStore for RedisStore {
         let mut args = Self::fields(record)?.to_vec();
         args.push(expected_version.to_string());
         let (saved, previous_user): (i64, String) = self
-            .script(&self.save_if, &self.record_key(&record.key), &args)
+            .write(&self.scripts.save_if, &self.record_key(&record.key), &args)
             .await?;
         if saved == 1 && record.user.as_deref().unwrap_or_default() != previous_user {
             self.index(record).await?;
@@ -282,8 +482,8 @@ impl SessionStore for RedisStore {
         idle_deadline: Timestamp,
     ) -> Result<bool, StoreError> {
         let touched: i64 = self
-            .script(
-                &self.touch,
+            .write(
+                &self.scripts.touch,
                 &self.record_key(key),
                 &[last_seen.to_string(), idle_deadline.to_string()],
             )

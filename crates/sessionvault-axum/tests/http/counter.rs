@@ -130,13 +130,19 @@ fn counter_runs_with_every_store_and_cookie_mode() {
     for (service, var) in [
         ("redis", "SESSIONVAULT_REDIS_URL"),
         ("redis-cluster", "SESSIONVAULT_REDIS_CLUSTER"),
+        ("redis-sentinel", "SESSIONVAULT_REDIS_SENTINEL"),
     ] {
         if sessionvault_testkit::skip_requested(service) {
             eprintln!("SKIPPED: counter with --store {service} (see ./scripts/test.sh)");
         } else {
-            stores.push(std::env::var(var).unwrap_or_else(|_| {
+            let url = std::env::var(var).unwrap_or_else(|_| {
                 panic!("{var} is not set: run ./scripts/test.sh, which provides {service}")
-            }));
+            });
+            if service == "redis-sentinel" {
+                // Its master has a replica: every write waits for it.
+                stores.push(format!("{url}?replica_acks=1"));
+            }
+            stores.push(url);
         }
     }
     for store in &stores {
@@ -170,6 +176,28 @@ fn counter_idle_timeout_ends_sessions() {
     c.send("POST", "/login?user=carol");
     std::thread::sleep(std::time::Duration::from_millis(1300));
     assert_eq!(c.send("GET", "/whoami").1, "anonymous");
+}
+
+#[test]
+fn counter_refuses_a_malformed_redis_url_in_one_line_without_its_password() {
+    for url in [
+        "redis+sentinel://user:hunter2@127.0.0.1:26379",
+        "redis://:hunter2@127.0.0.1:6379?replica_acks=many",
+        "redis-cluster://:hunter2@127.0.0.1:x",
+    ] {
+        let out = Command::new(example())
+            .args(["--listen", "127.0.0.1:0", "--store", url])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid Redis store URL"), "{url}: {err}");
+        assert!(
+            !err.contains("hunter2") && !err.contains("panicked"),
+            "{url}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{url}: {err}");
+    }
 }
 
 #[test]

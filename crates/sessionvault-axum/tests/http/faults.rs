@@ -5,12 +5,108 @@
 //! ./scripts/test.sh starts a throwaway server of each kind for this and passes how to kill and
 //! restart it (`SESSIONVAULT_FAULT_<KIND>_URL`, `_STOP`, `_START`). The Redis one syncs every
 //! write to disk, so whatever it acknowledged survives the crash.
+//!
+//! The PostgreSQL server also has its store connections cut (`pg_terminate_backend`) while it
+//! stays up: the pool must open new ones, and lose nothing acknowledged.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::counter::{Client, start};
+use crate::counter::{Client, Server, start};
+
+/// The PostgreSQL tests share one server, which one of them stops.
+static POSTGRES: Mutex<()> = Mutex::new(());
+
+/// One answer to an /incr under load.
+pub(crate) struct Answer {
+    pub(crate) at: Instant,
+    pub(crate) status: u16,
+    /// The count a 200 reported.
+    pub(crate) count: Option<i64>,
+}
+
+/// 8 clients sending /incr with one session's cookie until stopped, every answer kept.
+pub(crate) struct Load {
+    stop: Arc<AtomicBool>,
+    answers: Arc<Mutex<Vec<Answer>>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    pub(crate) fn start(server: &Server, cookie: Option<String>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let workers = (0..8)
+            .map(|_| {
+                let (stop, answers) = (Arc::clone(&stop), Arc::clone(&answers));
+                let mut client = Client::new(server);
+                client.cookie = cookie.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let (status, body) = client.send("GET", "/incr");
+                        let count = (status == 200).then(|| body.trim().parse().expect("a number"));
+                        answers.lock().unwrap().push(Answer {
+                            at: Instant::now(),
+                            status,
+                            count,
+                        });
+                        // The workers keep the same cookie: a new one would mean the session
+                        // was lost.
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            answers,
+            workers,
+        }
+    }
+
+    /// When the first 200 after `after` came, waiting for one until `deadline`.
+    pub(crate) fn first_ok_after(&self, after: Instant, deadline: Instant) -> Option<Instant> {
+        loop {
+            let found = self
+                .answers
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|a| a.status == 200 && a.at > after)
+                .map(|a| a.at)
+                .min();
+            if found.is_some() || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub(crate) fn stop(self) -> Vec<Answer> {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers {
+            w.join().expect("worker");
+        }
+        Arc::try_unwrap(self.answers)
+            .unwrap_or_else(|_| panic!("workers joined"))
+            .into_inner()
+            .unwrap()
+    }
+}
+
+/// Runs a shell command and returns its standard output, trimmed.
+pub(crate) fn shell_output(command: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run sh");
+    assert!(out.status.success(), "`{command}` failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
 
 struct Fault {
     url: String,
@@ -56,6 +152,8 @@ struct Tally {
 
 fn survive_an_outage(kind: &str) {
     let Some(fault) = fault(kind) else { return };
+    let _one_at_a_time =
+        (kind == "POSTGRES").then(|| POSTGRES.lock().unwrap_or_else(|e| e.into_inner()));
     let server = start(&["--store", &fault.url]);
     let mut first = Client::new(&server);
     assert_eq!(first.send("GET", "/incr").0, 200);
@@ -137,4 +235,63 @@ fn redis_outage_gives_503_and_loses_nothing() {
 #[test]
 fn postgres_outage_gives_503_and_loses_nothing() {
     survive_an_outage("POSTGRES");
+}
+
+/// Every connection the store has is cut three times under load.
+#[test]
+fn postgres_connections_dropped_lose_nothing() {
+    let Some(fault) = fault("POSTGRES") else {
+        return;
+    };
+    let _one_at_a_time = POSTGRES.lock().unwrap_or_else(|e| e.into_inner());
+    let server = start(&["--store", &fault.url]);
+    let mut first = Client::new(&server);
+    assert_eq!(first.send("GET", "/incr").0, 200);
+    let load = Load::start(&server, first.cookie.clone());
+    let terminate = format!(
+        "psql '{}' -qAt -c \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND backend_type = 'client backend'\"",
+        fault.url
+    );
+    let mut terminated = 0;
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(700));
+        terminated += shell_output(&terminate).parse::<u32>().expect("a count");
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let answers = load.stop();
+    assert!(terminated > 0, "no store connection was cut");
+
+    let status = |s: u16| answers.iter().filter(|a| a.status == s).count();
+    let other: Vec<u16> = answers
+        .iter()
+        .map(|a| a.status)
+        .filter(|s| ![200, 503, 409].contains(s))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "only 200, 503 and 409 expected, got {other:?}"
+    );
+    let mut ok: Vec<i64> = answers.iter().filter_map(|a| a.count).collect();
+    ok.push(1); // the first /incr
+    let answered = ok.len();
+    ok.sort_unstable();
+    ok.dedup();
+    assert_eq!(ok.len(), answered, "two requests were told the same count");
+    // The pool recovered: the session is still there and takes writes.
+    let (code, body) = first.send("GET", "/read");
+    assert_eq!(code, 200, "service must resume: {body}");
+    let stored: i64 = body.trim().parse().expect("a number");
+    assert!(
+        stored >= answered as i64,
+        "an increment answered 200 was lost: {stored} stored, {answered} answered"
+    );
+    assert_eq!(first.send("GET", "/incr").0, 200);
+    eprintln!(
+        "POSTGRES connection drop: {terminated} connections cut; {answered} answered 200, {} answered \
+         503, {} answered 409, {stored} stored",
+        status(503),
+        status(409)
+    );
 }

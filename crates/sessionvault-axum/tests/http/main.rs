@@ -7,6 +7,7 @@
 mod asvs;
 mod counter;
 mod csrf;
+mod failover;
 mod faults;
 mod guessing;
 mod layer;
