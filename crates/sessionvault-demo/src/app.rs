@@ -51,7 +51,7 @@ pub(crate) fn pages() -> minijinja::Environment<'static> {
 }
 
 /// The whole app: every route under the CSRF and session layers, plus security headers.
-pub(crate) fn router(state: AppState, manager: SessionManager) -> Router {
+pub(crate) fn router(state: AppState, manager: SessionManager, csrf: CsrfLayer) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
@@ -65,7 +65,7 @@ pub(crate) fn router(state: AppState, manager: SessionManager) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/style.css", get(style))
-        .layer(CsrfLayer::new())
+        .layer(csrf)
         .layer(SessionLayer::new(manager))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

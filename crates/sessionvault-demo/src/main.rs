@@ -22,6 +22,7 @@ use sessionvault::{
     CookieConfig, CookieMode, FingerprintPolicy, GuessingLimit, Keyring, MemoryStore,
     SessionConfig, SessionManager,
 };
+use sessionvault_axum::CsrfLayer;
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
@@ -135,10 +136,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         inner: open_store(&args.store).await?,
         monitor: monitor.clone(),
     };
-    let cookie = if args.insecure_dev {
-        CookieConfig::dangerous_insecure_dev()
+    // Plain HTTP for local trials: the cookie loses `Secure` and its prefix, and the CSRF
+    // layer accepts an `http://` origin (browsers without Fetch Metadata send only `Origin`).
+    let (cookie, csrf) = if args.insecure_dev {
+        (
+            CookieConfig::dangerous_insecure_dev(),
+            CsrfLayer::new().dangerous_plain_http(),
+        )
     } else {
-        CookieConfig::default()
+        (CookieConfig::default(), CsrfLayer::new())
     };
     let (mode, mode_name) = match args.cookie_mode {
         Mode::Server => (CookieMode::Server, "server"),
@@ -189,7 +195,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     drop(out);
     axum::serve(
         listener,
-        app::router(state, manager).into_make_service_with_connect_info::<SocketAddr>(),
+        app::router(state, manager, csrf).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;

@@ -727,3 +727,38 @@ fn fallback_secret_files_keep_sessions_across_a_key_rotation() {
         "the old key is retired"
     );
 }
+
+/// With `--insecure-dev` the demo is served over plain HTTP, so a browser without Fetch
+/// Metadata (which sends only `Origin`) posts from an `http://` origin: the CSRF layer must
+/// take that origin as the site's own, and still refuse another site's.
+#[test]
+fn insecure_dev_accepts_its_own_plain_http_origin_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), "memory");
+    let mut b = Browser::new(&demo, "Mozilla/5.0 (Macintosh) Safari/605.1.15");
+    let token = b.get("/login").csrf();
+    let cookie = format!(
+        "session={}",
+        b.cookie.clone().expect("a session for the token")
+    );
+    let post = |origin: &str| {
+        b.agent
+            .post(format!("{}/login", demo.base))
+            .header("Cookie", &cookie)
+            .header("Origin", origin)
+            .send_form([
+                ("username", "alice"),
+                ("password", "correct horse battery staple"),
+                ("csrf_token", token.as_str()),
+            ])
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post("http://evil.example"), 403, "another site");
+    assert_eq!(
+        post(demo.base.trim_end_matches('/')),
+        303,
+        "the demo's own origin"
+    );
+}

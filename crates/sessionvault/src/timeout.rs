@@ -15,7 +15,7 @@ use jiff::SignedDuration;
 
 /// The longest timeout accepted: 400 days. A longer one is a mistake, and far longer ones put
 /// session deadlines past the range of a timestamp.
-pub const MAX_TIMEOUT: SignedDuration = SignedDuration::from_hours(400 * 24);
+pub const MAX_TIMEOUT: SignedDuration = crate::SessionConfig::MAX_DURATION;
 
 /// Why a timeout was refused. The messages fit after a flag's name on one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

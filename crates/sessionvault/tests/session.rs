@@ -118,6 +118,9 @@ async fn login_cycles_the_id_and_the_old_one_is_dead() {
     );
     assert_eq!(new.auth_age().await.unwrap(), Some(SignedDuration::ZERO));
 
+    // Past the moments in which a request of the same browser could still carry it (see
+    // `review_requests_racing_sign_in_leave_the_new_cookie_alone`).
+    h.clock.advance(SignedDuration::from_secs(11));
     h.events.clear();
     let old = h.request(Some(&before));
     assert_eq!(old.user().await.unwrap(), None, "the pre-login ID is dead");
@@ -746,4 +749,58 @@ async fn review_privilege_changes_drop_the_csrf_secret_and_renewal_keeps_it() {
     let renewed = value_of(&s.commit().await.unwrap().expect("renewed"));
     assert_ne!(renewed, cycled);
     assert_eq!(csrf(renewed).await.as_deref(), Some("kept"), "renewal");
+}
+
+/// Requests a browser sends with its old cookie while a sign-in is under way (another tab, a
+/// page's images) must not sign it out again: had their responses cleared the cookie, or set
+/// a new anonymous one, the browser would keep whichever came last. Moments after the sign-in
+/// they read an empty session, leave the cookie alone and have their writes refused; later,
+/// the old cookie is a stale copy again and is cleared.
+// See: issue 17, finding 2
+#[tokio::test]
+async fn review_requests_racing_sign_in_leave_the_new_cookie_alone() {
+    let h = harness();
+    let anonymous = new_session(&h).await;
+    let s = h.request(Some(&anonymous));
+    s.login("alice").await.unwrap();
+    let signed_in = value_of(&s.commit().await.unwrap().unwrap());
+
+    h.clock.advance(SignedDuration::from_secs(2));
+    let read = h.request(Some(&anonymous));
+    assert_eq!(
+        read.user().await.unwrap(),
+        None,
+        "the old ID is not signed in"
+    );
+    assert_eq!(
+        read.commit().await.unwrap(),
+        None,
+        "a read racing sign-in sets no cookie"
+    );
+
+    let write = h.request(Some(&anonymous));
+    write.insert("theme", "dark").await.unwrap();
+    let err = write.commit().await.expect_err("a write racing sign-in");
+    assert!(matches!(err, Error::IdChanged), "{err}");
+    let update = h.request(Some(&anonymous));
+    let err = update
+        .update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+        .await
+        .expect_err("an update racing sign-in");
+    assert!(matches!(err, Error::IdChanged), "{err}");
+    assert_eq!(update.commit().await.unwrap(), None);
+
+    let s = h.request(Some(&signed_in));
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("alice"));
+    assert_eq!(s.get::<String>("theme").await.unwrap(), None);
+
+    h.clock.advance(SignedDuration::from_secs(60));
+    let stale = h.request(Some(&anonymous));
+    assert_eq!(stale.user().await.unwrap(), None);
+    let header = stale
+        .commit()
+        .await
+        .unwrap()
+        .expect("a stale copy is cleared");
+    assert!(header.contains("Max-Age=0"), "{header}");
 }

@@ -27,6 +27,23 @@ use crate::store::{Record, RecordState};
 /// is shorter than the renewal interval); the bound caps what a longer chain can cost.
 const MAX_RENEWAL_HOPS: usize = 4;
 
+/// How long after a sign-in or `cycle_id` a request still holding the replaced ID counts as a
+/// parallel request of the same browser rather than a stale copy: its response leaves the
+/// cookie alone (clearing it could undo the response that set the new ID, were it to arrive
+/// last) and its writes are refused ([`Error::IdChanged`]).
+const ID_CHANGE_WINDOW: SignedDuration = SignedDuration::from_secs(10);
+
+/// How a request's cookie reached the session it works on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// The cookie names the session, or names nothing live.
+    Direct,
+    /// Through a renewal made within its grace period: the request works on the successor.
+    ViaGrace,
+    /// The cookie names a session a sign-in or `cycle_id` replaced moments ago.
+    AfterIdChange,
+}
+
 /// One recorded write: replayed on a fresh record when a save loses a race. No `Debug`: it
 /// holds the session's values.
 #[derive(Clone)]
@@ -124,6 +141,9 @@ pub(crate) struct State {
     /// The cookie named a session renewed moments ago: this request works on the successor
     /// within the grace period and must not renew again.
     via_grace: bool,
+    /// The cookie named a session a sign-in or `cycle_id` replaced moments ago (see
+    /// [`ID_CHANGE_WINDOW`]): the cookie is left alone and writes are refused.
+    after_id_change: bool,
     committed: bool,
 }
 
@@ -186,6 +206,7 @@ impl Session {
                     clear_stale: false,
                     issued: None,
                     via_grace: false,
+                    after_id_change: false,
                     committed: false,
                 }),
             }),
@@ -556,15 +577,16 @@ impl Session {
                         let now = engine.now();
                         state.loaded_at = Some(now);
                         let loaded = match self.load_server(value.as_bytes(), ip, now).await {
-                            Ok((mut current, via_grace)) => self
+                            Ok((mut current, arrival)) => self
                                 .check_fingerprint(state, &mut current)
                                 .await
-                                .map(|()| (current, via_grace)),
+                                .map(|()| (current, arrival)),
                             Err(error) => Err(error),
                         };
                         match loaded {
-                            Ok((current, via_grace)) => {
-                                state.via_grace = via_grace;
+                            Ok((current, arrival)) => {
+                                state.via_grace = arrival == Arrival::ViaGrace;
+                                state.after_id_change = arrival == Arrival::AfterIdChange;
                                 current
                             }
                             Err(error) => {
@@ -593,7 +615,7 @@ impl Session {
                         }
                     }
                 };
-                if matches!(loaded, Current::New) {
+                if matches!(loaded, Current::New) && !state.after_id_change {
                     state.clear_stale = true;
                 }
                 loaded
@@ -604,18 +626,18 @@ impl Session {
         Ok(())
     }
 
-    /// Loads the session an ID names; the flag says it was reached through a renewal grace.
+    /// Loads the session an ID names, and how the cookie reached it.
     async fn load_server(
         &self,
         value: &[u8],
         ip: Option<IpAddr>,
         now: Timestamp,
-    ) -> Result<(Current, bool), Error> {
+    ) -> Result<(Current, Arrival), Error> {
         let engine = self.engine();
         let Some(id) = SessionId::parse(value) else {
             engine.emit(SecurityEvent::UnknownId);
             engine.failed_cookie(ip)?;
-            return Ok((Current::New, false));
+            return Ok((Current::New, Arrival::Direct));
         };
         let key = engine.hasher.key(&id);
         let mut found = match engine.store.try_load_shared(&key) {
@@ -629,14 +651,30 @@ impl Session {
         let Some(record) = found else {
             engine.emit(SecurityEvent::UnknownId);
             engine.failed_cookie(ip)?;
-            return Ok((Current::New, false));
+            return Ok((Current::New, Arrival::Direct));
         };
         // Renewed moments ago: a request already in flight with the old ID is served the
         // successor until the grace period ends.
         let (record, via_grace) = self.follow_renewals(record, now).await?;
+        let id_changed_at = match record.state {
+            RecordState::Ended {
+                reason: EndReason::Cycled,
+                at,
+                ..
+            } => Some(at),
+            _ => None,
+        };
         let current = self.check_loaded(record, now).await?;
-        let via_grace = via_grace && matches!(current, Current::Existing { .. });
-        Ok((current, via_grace))
+        let arrival = match current {
+            Current::Existing { .. } if via_grace => Arrival::ViaGrace,
+            Current::New
+                if id_changed_at.is_some_and(|at| now.duration_since(at) <= ID_CHANGE_WINDOW) =>
+            {
+                Arrival::AfterIdChange
+            }
+            _ => Arrival::Direct,
+        };
+        Ok((current, arrival))
     }
 
     /// The session a record leads to: itself, or for the tombstone of a renewal still within
@@ -1015,6 +1053,11 @@ impl Session {
             if state.changes.is_empty() && state.login.is_none() {
                 return Ok(CookieAction::Keep);
             }
+            if state.after_id_change && state.login.is_none() && !state.cycle {
+                // A new anonymous session's cookie would replace the one the sign-in set.
+                state.changes.clear();
+                return Err(Error::IdChanged);
+            }
             let mut data = BTreeMap::new();
             apply(&state.changes, &mut data);
             size::check(engine, &state.changes, false, &data)?;
@@ -1247,6 +1290,10 @@ impl Session {
     ) -> Result<Option<serde_json::Value>, Error> {
         let engine = self.engine();
         if matches!(state.current, Some(Current::New)) {
+            if state.after_id_change && state.login.is_none() {
+                // A new anonymous session's cookie would replace the one the sign-in set.
+                return Err(Error::IdChanged);
+            }
             // A new session: the update starts from nothing.
             let mut data = BTreeMap::new();
             apply(&state.changes, &mut data);
