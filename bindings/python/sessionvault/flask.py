@@ -114,6 +114,10 @@ class SessionVault:
             app.config.setdefault(key, default)
         app.session_interface = SessionVaultInterface()
         app.extensions["sessionvault"] = self
+        from . import _login, cli
+
+        _login.install(app)
+        app.cli.add_command(cli.sessionvault_command)
 
 
 class _Settings:
