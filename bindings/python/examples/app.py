@@ -77,7 +77,11 @@ class ActionForm(FlaskForm):
 
 def create_app(config: dict | None = None) -> Flask:
     # SESSIONVAULT_EXAMPLE_INSTANCE moves the instance folder (key file, SQLite store).
-    app = Flask(__name__, instance_path=os.environ.get("SESSIONVAULT_EXAMPLE_INSTANCE"))
+    app = Flask(
+        __name__,
+        root_path=str(Path(__file__).resolve().parent),
+        instance_path=os.environ.get("SESSIONVAULT_EXAMPLE_INSTANCE"),
+    )
     app.config.update(
         REMEMBER_COOKIE_SECURE=True,
         REMEMBER_COOKIE_SAMESITE="Lax",

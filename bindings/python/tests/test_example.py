@@ -32,6 +32,13 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
+def browser(app):
+    """A test client that sends the Referer a browser would: Flask-WTF checks it on HTTPS."""
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = BASE + "/"
+    return client
+
+
 def sign_in(client, user="alice", password="correct horse battery staple", agent="laptop"):
     page = client.get("/login", base_url=BASE, headers={"User-Agent": agent}).text
     return client.post(
@@ -53,7 +60,7 @@ def test_the_key_is_generated_once_into_an_owner_only_file(example, tmp_path):
 
 def test_sign_in_needs_the_csrf_token(example):
     app = example.create_app()
-    client = app.test_client()
+    client = browser(app)
     client.get("/login", base_url=BASE)
     refused = client.post(
         "/login",
@@ -65,7 +72,7 @@ def test_sign_in_needs_the_csrf_token(example):
 
 def test_sign_in_devices_sign_one_out_and_everywhere(example):
     app = example.create_app()
-    laptop, phone = app.test_client(), app.test_client()
+    laptop, phone = browser(app), browser(app)
     assert sign_in(laptop, agent="laptop").status_code == 302
     assert sign_in(phone, agent="phone").status_code == 302
 
@@ -93,7 +100,7 @@ def test_sign_in_devices_sign_one_out_and_everywhere(example):
 
 
 def test_wrong_password_is_refused(example):
-    client = example.create_app().test_client()
+    client = browser(example.create_app())
     response = sign_in(client, password="wrong")
     assert response.status_code == 200
     assert "Wrong username or password." in response.text
