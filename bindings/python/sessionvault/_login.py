@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -158,7 +159,10 @@ def _seconds(duration: Any) -> float:
     )
 
 
-_managers: dict[tuple[int, int, float], Any] = {}
+#: Per configuration (dropped with it) and process: lifetime -> remember engine.
+_managers: weakref.WeakKeyDictionary[Any, dict[tuple[int, float], Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _remember_manager(app: Flask, seconds: float) -> Any:
@@ -166,14 +170,15 @@ def _remember_manager(app: Flask, seconds: float) -> Any:
     (``REMEMBER_COOKIE_DURATION`` or ``login_user(duration=...)``) as both idle and absolute
     timeout, so the store enforces what the cookie's expiry only asks of the browser."""
     settings = app.session_interface.settings(app)
-    key = (os.getpid(), id(settings), seconds)
-    manager = _managers.get(key)
+    key = (os.getpid(), seconds)
+    manager = _managers.get(settings, {}).get(key)
     if manager is None:
         with _lock:
-            manager = _managers.get(key)
+            built = _managers.setdefault(settings, {})
+            manager = built.get(key)
             if manager is None:
-                if len(_managers) > 64:
-                    _managers.clear()
+                if len(built) > 64:
+                    built.clear()
                 store = settings.interface._store(settings.store_url)
                 manager, _ = _native.Manager.build(
                     store,
@@ -188,7 +193,7 @@ def _remember_manager(app: Flask, seconds: float) -> Any:
                     same_site=settings.samesite,
                     legacy_max_age=0,
                 )
-                _managers[key] = manager
+                built[key] = manager
     return manager
 
 

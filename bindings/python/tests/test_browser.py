@@ -1,8 +1,8 @@
 """The example app in headless Chromium (Debian's ``chromium`` and ``chromium-driver``, as the
 Rust demo's browser test uses): two browsers sign in, one lists its devices and signs the
 other out. WebDriver is spoken over HTTP with the standard library (the W3C protocol needs
-no more). Skipped when Chromium or chromedriver is missing, or SESSIONVAULT_SKIP names
-``browser``."""
+no more). Skipped when Chromium or chromedriver is missing, or SESSIONVAULT_SKIP_SERVICES
+names ``browser`` (./scripts/test.sh sets it then, as for the Rust browser tests)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 
 def skipped() -> bool:
-    wanted = os.environ.get("SESSIONVAULT_SKIP", "").replace(",", " ").split()
+    wanted = [s.strip() for s in os.environ.get("SESSIONVAULT_SKIP_SERVICES", "").split(",")]
     return "browser" in wanted or not (Path(CHROMIUM).exists() and CHROMEDRIVER)
 
 
