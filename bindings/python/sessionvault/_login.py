@@ -44,10 +44,14 @@ _originals: dict[str, Any] = {}
 
 def install(app: Flask) -> None:
     """Connects Flask-Login's signals and takes over its remember cookie (once per process;
-    apps without sessionvault keep Flask-Login's behaviour)."""
+    apps without sessionvault keep Flask-Login's behaviour). ``REMEMBER_COOKIE_SECURE`` and
+    ``REMEMBER_COOKIE_SAMESITE`` default to ``True`` and ``"Lax"`` on ``app``."""
     global _installed
     if flask_login is None:
         return
+    # The remember cookie is a session cookie too: sessionvault's secure defaults for it.
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     with _lock:
         if _installed:
             return

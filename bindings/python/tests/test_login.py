@@ -141,9 +141,11 @@ def test_logout_user_ends_the_session_in_the_store(login_app):
 
 def test_remember_cookie_is_a_random_id_not_flask_logins_user_id_and_hmac(login_app):
     client = login_app.test_client()
-    client.post("/login-remember/alice", base_url=BASE)
+    response = client.post("/login-remember/alice", base_url=BASE)
     token = cookie(client, REMEMBER)
     assert token and "alice" not in token and "|" not in token
+    header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(REMEMBER))
+    assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
 
 
 def test_remember_me_logs_a_browser_back_in_with_a_new_session(login_app):
