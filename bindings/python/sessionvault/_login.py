@@ -42,6 +42,16 @@ _installed = False
 _originals: dict[str, Any] = {}
 
 
+def _after_fork_in_child() -> None:
+    # Another thread may have held the lock when the process forked.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def install(app: Flask) -> None:
     """Connects Flask-Login's signals and takes over its remember cookie (once per process;
     apps without sessionvault keep Flask-Login's behaviour). ``REMEMBER_COOKIE_SECURE`` and
