@@ -644,7 +644,9 @@ async fn a_failing_try_update_saves_nothing_and_returns_its_error() {
     assert_eq!(s.get_value("n").await.unwrap(), None);
     let saved = s
         .try_update_value("n", |n| {
-            Ok::<_, ()>(serde_json::json!(n.and_then(|v| v.as_i64()).unwrap_or(0) + 1))
+            Ok::<_, ()>(serde_json::json!(
+                n.and_then(|v| v.as_i64()).unwrap_or(0) + 1
+            ))
         })
         .await
         .unwrap();
