@@ -19,6 +19,7 @@ docs/FLASK.md for every setting and how it behaves.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
@@ -138,12 +139,16 @@ class _Settings:
         if problem is not None:
             if not self.allow_weak:
                 raise _weak(problem)
-            message = (
-                f"sessionvault: SECRET_KEY is not safe for production: {problem} "
-                "(accepted only because TESTING or DEBUG is on)"
-            )
-            warnings.warn(message, SessionVaultWarning, stacklevel=2)
-            app.logger.warning(message)
+            # Once per key and process: the configuration is re-read whenever it changes.
+            fingerprint = hashlib.sha256(b"\0".join([self.secret, *self.fallbacks])).digest()
+            if fingerprint not in _WARNED:
+                _WARNED.add(fingerprint)
+                message = (
+                    f"sessionvault: SECRET_KEY is not safe for production: {problem} "
+                    "(accepted only because TESTING or DEBUG is on)"
+                )
+                warnings.warn(message, SessionVaultWarning, stacklevel=2)
+                app.logger.warning(message)
 
         self.store_url = _store_url(app, config.get("SESSIONVAULT_STORE"))
         mode = config.get("SESSIONVAULT_COOKIE_MODE") or "server"
@@ -221,10 +226,11 @@ class SessionVaultWarning(UserWarning):
 def _weak(problem: str) -> SessionVaultError:
     from .errors import WeakSecret
 
-    return WeakSecret(
-        f"SECRET_KEY refused: {problem}. Generate one with "
-        "python3 -c 'import secrets; print(secrets.token_hex(32))'"
-    )
+    return WeakSecret(f"SECRET_KEY refused: {problem}")
+
+
+#: Digests of the weak keyrings already warned about in this process.
+_WARNED: set[bytes] = set()
 
 
 def _key_bytes(key: Any, name: str) -> bytes:
