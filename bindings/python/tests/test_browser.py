@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -71,10 +72,23 @@ class Browser:
         found = self._session("POST", "/elements", {"using": "css selector", "value": css})
         return [e[ELEMENT] for e in found]
 
+    def wait(self, check, what: str, timeout: float = 15.0):
+        """Polls ``check`` until it returns something true: a click's navigation may still be
+        loading when WebDriver answers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} on {self.url()}")
+            time.sleep(0.05)
+
     def find(self, css: str) -> str:
-        found = self.find_all(css)
-        assert found, f"no {css} on {self.url()}"
-        return found[0]
+        return self.wait(lambda: self.find_all(css), f"no {css}")[0]
+
+    def wait_for_path(self, path: str) -> None:
+        self.wait(lambda: self.url().split("?")[0].endswith(path), f"not at {path}")
 
     def type(self, css: str, text: str) -> None:
         self._session("POST", f"/element/{self.find(css)}/value", {"text": text})
@@ -128,7 +142,7 @@ def sign_in(browser: Browser, base: str) -> None:
     browser.type("input[name=username]", "alice")
     browser.type("input[name=password]", "correct horse battery staple")
     browser.click("form.card button")
-    assert browser.url().endswith("/devices"), browser.url()
+    browser.wait_for_path("/devices")
 
 
 def test_sign_in_list_devices_and_sign_one_out(driver, example_server, tmp_path):
@@ -146,7 +160,7 @@ def test_sign_in_list_devices_and_sign_one_out(driver, example_server, tmp_path)
         assert len(laptop.find_all("tbody tr")) == 1
 
         phone.goto(f"{example_server}/devices")
-        assert phone.url().startswith(f"{example_server}/login"), phone.url()
+        phone.wait_for_path("/login")
         laptop.goto(f"{example_server}/devices")
         assert laptop.text("h1") == "Devices"
     finally:
