@@ -357,3 +357,20 @@ def test_a_domain_keeps_flasks_cookie_name(app):
 
     header = app.test_client().get("/", "http://www.example.com/").headers["Set-Cookie"]
     assert header.startswith("session=") and "Domain=example.com" in header
+
+
+def test_installed_right_after_flask_and_configured_afterwards(tmp_path, secret):
+    app = flask.Flask("late", instance_path=str(tmp_path / "late"))
+    from sessionvault.flask import SessionVault
+
+    SessionVault(app)
+    app.config.update(SECRET_KEY=secret, SESSIONVAULT_STORE="memory", SESSION_COOKIE_NAME="sid")
+
+    @app.get("/")
+    def index():
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    client = app.test_client()
+    assert [client.get("/").text for _ in range(2)] == ["1", "2"]
+    assert client.get_cookie("sid") is not None
