@@ -56,6 +56,19 @@ export SESSIONVAULT_LOG_DIR
 SESSIONVAULT_LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sessionvault-logs.XXXXXX")
 cargo test --workspace --locked
 
+echo "==> Python extension (bindings/python): build, then pytest"
+sv_python_extension "$root"
+# The counter example, for the test that shares a store between Flask and axum.
+cargo build --locked --quiet --example counter -p sessionvault-axum
+export SESSIONVAULT_COUNTER_BIN=${CARGO_TARGET_DIR:-$root/target}/debug/examples/counter
+status=0
+"$SESSIONVAULT_FLASK_PYTHON" -m pytest -q -p no:cacheprovider bindings/python/tests || status=$?
+if [ "$status" -ne 0 ]; then
+    # 5 is pytest's "no tests ran": a suite that found nothing has not passed.
+    echo "error: the Python tests failed (pytest exit $status)" >&2
+    exit 1
+fi
+
 echo "==> log hygiene"
 hygiene=$SESSIONVAULT_LOG_DIR.result
 if ! cargo test -p sessionvault-testkit --test log_hygiene --locked -- --ignored --nocapture \

@@ -33,3 +33,13 @@ sv_python_venv() {
     echo "$want" > "$stamp"
     export SESSIONVAULT_FLASK_PYTHON=$venv/bin/python
 }
+
+# Builds the extension in bindings/python and installs it into the venv (editable: the pure
+# Python files are used from the tree). A debug build: it shares the dependencies that
+# `cargo test` built, so it adds seconds, not the minutes of a release build; the wheel that
+# `pip install ./bindings/python` builds is a release one.
+sv_python_extension() {
+    local root=$1
+    VIRTUAL_ENV=$root/.venv PATH=$root/.venv/bin:$PATH \
+        "$root/.venv/bin/maturin" develop --quiet --locked -m "$root/bindings/python/Cargo.toml"
+}

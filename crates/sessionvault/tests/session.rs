@@ -803,4 +803,44 @@ async fn review_requests_racing_sign_in_leave_the_new_cookie_alone() {
         .unwrap()
         .expect("a stale copy is cleared");
     assert!(header.contains("Max-Age=0"), "{header}");
+
+#[tokio::test]
+async fn entries_show_the_stored_session_with_this_requests_writes() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    let s = h.request(Some(&cookie));
+    s.insert("a", 1).await.unwrap();
+    s.remove("hello").await.unwrap();
+    let entries = s.entries().await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries["a"], serde_json::json!(1));
+}
+
+#[tokio::test]
+async fn a_failing_try_update_saves_nothing_and_returns_its_error() {
+    let h = harness();
+    let cookie = new_session(&h).await;
+    let s = h.request(Some(&cookie));
+    let failed = s
+        .try_update_value("n", |_| Err::<serde_json::Value, _>("refused"))
+        .await
+        .unwrap();
+    assert_eq!(failed, Err("refused"));
+    s.commit().await.unwrap();
+    let s = h.request(Some(&cookie));
+    assert_eq!(s.get_value("n").await.unwrap(), None);
+    let saved = s
+        .try_update_value("n", |n| {
+            Ok::<_, ()>(serde_json::json!(
+                n.and_then(|v| v.as_i64()).unwrap_or(0) + 1
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(saved, Ok(serde_json::json!(1)));
+    // Saved at once: another request sees it before this one commits.
+    assert_eq!(
+        h.request(Some(&cookie)).get_value("n").await.unwrap(),
+        Some(serde_json::json!(1))
+    );
 }

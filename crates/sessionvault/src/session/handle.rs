@@ -242,6 +242,18 @@ impl Session {
         Ok(lookup(&state, key).cloned())
     }
 
+    /// Every key and value, as this request sees them (the stored session with this request's
+    /// writes applied): for bindings that hand the whole session to another language.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn entries(&self) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+        let mut state = self.shared.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        Ok(view(&state))
+    }
+
     /// How many keys the session holds.
     ///
     /// # Errors
@@ -344,6 +356,47 @@ impl Session {
             .map_err(|e| self.report(e))?;
         let value = saved.ok_or(Error::Unrepresentable("update saved no value"))?;
         serde_json::from_value(value).map_err(|_| Error::ValueType { key: key.into() })
+    }
+
+    /// [`update`](Self::update) on JSON values with a function that can fail, for bindings
+    /// whose callbacks raise: the first error from `f` stops the update, nothing is saved, and
+    /// it comes back as `Ok(Err(e))`. Otherwise returns `Ok(Ok(value))`, the value saved.
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update), [`Error::UpdateNeedsServerMode`] in the cookie modes
+    /// included.
+    pub async fn try_update_value<E, F>(
+        &self,
+        key: &str,
+        f: F,
+    ) -> Result<Result<serde_json::Value, E>, Error>
+    where
+        E: Send,
+        F: Fn(Option<serde_json::Value>) -> Result<serde_json::Value, E> + Send + Sync,
+    {
+        if !matches!(self.engine().codec, Codec::Server) {
+            return Err(Error::UpdateNeedsServerMode);
+        }
+        let failed = std::sync::Mutex::new(None);
+        let run = |current: Option<serde_json::Value>| -> Result<serde_json::Value, Error> {
+            f(current).map_err(|e| {
+                if let Ok(mut slot) = failed.lock() {
+                    *slot = Some(e);
+                }
+                Error::Unreachable("the update function failed")
+            })
+        };
+        let mut state = self.shared.state.lock().await;
+        self.ensure_loaded(&mut state).await?;
+        let saved = Box::pin(self.write(&mut state, Some((key, &run)))).await;
+        if let Some(e) = failed.lock().ok().and_then(|mut slot| slot.take()) {
+            return Ok(Err(e));
+        }
+        let saved = saved.map_err(|e| self.report(e))?;
+        Ok(Ok(
+            saved.ok_or(Error::Unrepresentable("update saved no value"))?
+        ))
     }
 
     /// Gives the session a new ID, keeping its data but the CSRF secret
