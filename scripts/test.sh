@@ -69,6 +69,12 @@ if [ "$status" -ne 0 ]; then
     exit 1
 fi
 
+echo "==> Flask 3.1.3's own session tests, with each session layer"
+FLASK_HARNESS_PYTHON=$SESSIONVAULT_FLASK_PYTHON ./scripts/flask-suite.sh | sed 's/^/    /'
+echo "==> concurrent writes of one session: Flask-Session against sessionvault"
+"$SESSIONVAULT_FLASK_PYTHON" -m pytest -q -p no:cacheprovider \
+    bindings/python/flask_suite/test_flask_session_loses_writes.py
+
 echo "==> log hygiene"
 hygiene=$SESSIONVAULT_LOG_DIR.result
 if ! cargo test -p sessionvault-testkit --test log_hygiene --locked -- --ignored --nocapture \

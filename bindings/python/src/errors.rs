@@ -28,12 +28,24 @@ pub(crate) fn new_error(name: &str, message: impl Into<String>) -> PyErr {
 pub(crate) fn from_core(error: Error) -> PyErr {
     let class = match &error {
         Error::Store(_) => "StoreUnavailable",
-        Error::Conflict => "Conflict",
+        Error::Conflict | Error::IdChanged => "Conflict",
         Error::SessionEnded => "SessionEnded",
-        Error::TooLarge { .. } => "SessionTooLarge",
+        Error::TooLarge { .. } | Error::SessionTooLarge { .. } => "SessionTooLarge",
         Error::WeakSecret(_) => "WeakSecret",
+        Error::Config(_) => "ConfigError",
         Error::Throttled => "Throttled",
         _ => "SessionVaultError",
+    };
+    new_error(class, error.to_string())
+}
+
+/// The exception for a Redis URL that is malformed (`ConfigError`) or whose servers do not
+/// answer (`StoreUnavailable`). The message never holds the URL's password.
+pub(crate) fn from_redis_connect(error: sessionvault_redis::ConnectError) -> PyErr {
+    let class = if error.is_invalid_url() {
+        "ConfigError"
+    } else {
+        "StoreUnavailable"
     };
     new_error(class, error.to_string())
 }

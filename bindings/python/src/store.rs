@@ -36,16 +36,17 @@ impl Store {
             })?)
         } else if url.starts_with("redis") {
             Arc::new(block_on(py, async move {
-                RedisStore::connect_url(&url)
+                RedisStore::connect(&url)
                     .await
-                    .map_err(errors::from_store)
+                    .map_err(errors::from_redis_connect)
             })?)
         } else {
             return Err(errors::new_error(
                 "ConfigError",
                 format!(
                     "unsupported session store {url:?}: use memory, sqlite:PATH, \
-                     postgres://..., redis://..., rediss://... or redis-cluster://..."
+                     postgres://..., redis://..., rediss://..., redis-cluster://... or \
+                     redis+sentinel://..."
                 ),
             ));
         };

@@ -803,6 +803,7 @@ async fn review_requests_racing_sign_in_leave_the_new_cookie_alone() {
         .unwrap()
         .expect("a stale copy is cleared");
     assert!(header.contains("Max-Age=0"), "{header}");
+}
 
 #[tokio::test]
 async fn entries_show_the_stored_session_with_this_requests_writes() {
