@@ -22,7 +22,8 @@ NEEDS_DATA_IN_COOKIE = {
     "tests/test_basic.py::test_session_secret_key_fallbacks": (
         "serves one request under an unrelated key, then rotates back; under the unrelated "
         "key the cookie names no session and sessionvault deletes it, so the later rotation "
-        "finds no cookie (a choice, not a necessity: see docs/FLASK.md)"
+        "finds no cookie (keeping it would report the unknown ID on every request and count "
+        "it towards the guessing limit: docs/FLASK.md)"
     ),
 }
 TITLES = {"default": "Flask's cookies (control)", "flask-session": "Flask-Session 0.8.0",
