@@ -85,46 +85,50 @@ impl Manager {
         same_site: Option<&str>,
         legacy_max_age: u64,
     ) -> PyResult<(Self, Option<String>)> {
-        let (keyring, warning) = keyring(&secret, &fallbacks, allow_weak)?;
-        let mode = match mode {
-            "server" => CookieMode::Server,
-            "sealed" => CookieMode::Sealed,
-            other => {
-                return Err(errors::new_error(
-                    "ConfigError",
-                    format!("SESSIONVAULT_COOKIE_MODE must be 'server' or 'sealed', not {other:?}"),
-                ));
+        crate::runtime::guard(|| {
+            let (keyring, warning) = keyring(&secret, &fallbacks, allow_weak)?;
+            let mode = match mode {
+                "server" => CookieMode::Server,
+                "sealed" => CookieMode::Sealed,
+                other => {
+                    return Err(errors::new_error(
+                        "ConfigError",
+                        format!(
+                            "SESSIONVAULT_COOKIE_MODE must be 'server' or 'sealed', not {other:?}"
+                        ),
+                    ));
+                }
+            };
+            let same_site = match same_site.map(str::to_ascii_lowercase).as_deref() {
+                Some("strict") => SameSite::Strict,
+                Some("none") => SameSite::None,
+                _ => SameSite::Lax,
+            };
+            let cookie = if secure {
+                CookieConfig::default()
+            } else {
+                CookieConfig::dangerous_insecure_dev()
             }
-        };
-        let same_site = match same_site.map(str::to_ascii_lowercase).as_deref() {
-            Some("strict") => SameSite::Strict,
-            Some("none") => SameSite::None,
-            _ => SameSite::Lax,
-        };
-        let cookie = if secure {
-            CookieConfig::default()
-        } else {
-            CookieConfig::dangerous_insecure_dev()
-        }
-        .with_name(cookie_name)
-        .with_same_site(same_site);
-        let config = SessionConfig::default()
-            .with_idle_timeout(duration(idle_timeout, "SESSIONVAULT_IDLE_TIMEOUT")?)
-            .with_absolute_timeout(duration(absolute_timeout, "SESSIONVAULT_ABSOLUTE_TIMEOUT")?)
-            .with_cookie(cookie);
-        let manager = SessionManager::builder(keyring.clone())
-            .with_shared_store(Arc::clone(store.inner.get()?))
-            .with_mode(mode)
-            .with_config(config)
-            .build()
-            .map_err(errors::from_core)?;
-        let legacy = FlaskCodec::new(keyring).with_max_age(Some(legacy_max_age));
-        Ok((
-            Self {
-                inner: ProcessLocal::new(Arc::new(Engine { manager, legacy })),
-            },
-            warning,
-        ))
+            .with_name(cookie_name)
+            .with_same_site(same_site);
+            let config = SessionConfig::default()
+                .with_idle_timeout(duration(idle_timeout, "SESSIONVAULT_IDLE_TIMEOUT")?)
+                .with_absolute_timeout(duration(absolute_timeout, "SESSIONVAULT_ABSOLUTE_TIMEOUT")?)
+                .with_cookie(cookie);
+            let manager = SessionManager::builder(keyring.clone())
+                .with_shared_store(Arc::clone(store.inner.get()?))
+                .with_mode(mode)
+                .with_config(config)
+                .build()
+                .map_err(errors::from_core)?;
+            let legacy = FlaskCodec::new(keyring).with_max_age(Some(legacy_max_age));
+            Ok((
+                Self {
+                    inner: ProcessLocal::new(Arc::new(Engine { manager, legacy })),
+                },
+                warning,
+            ))
+        })
     }
 
     /// The session of one request: `cookie` is the session cookie's value (`None` when
@@ -139,18 +143,20 @@ impl Manager {
         ip: Option<&str>,
         duplicate: bool,
     ) -> PyResult<Handle> {
-        let engine = Arc::clone(self.inner.get()?);
-        let incoming = match (&cookie, duplicate) {
-            (_, true) => IncomingCookie::Duplicate,
-            (Some(value), false) => IncomingCookie::One(value.as_str().into()),
-            (None, false) => IncomingCookie::Absent,
-        };
-        let meta = RequestMeta {
-            user_agent: user_agent.and_then(|ua| HeaderValue::from_str(ua).ok()),
-            ip: ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
-        };
-        let session = engine.manager.session(incoming, meta.clone());
-        Ok(Handle::new(engine, session, meta, cookie, legacy))
+        crate::runtime::guard(|| {
+            let engine = Arc::clone(self.inner.get()?);
+            let incoming = match (&cookie, duplicate) {
+                (_, true) => IncomingCookie::Duplicate,
+                (Some(value), false) => IncomingCookie::One(value.as_str().into()),
+                (None, false) => IncomingCookie::Absent,
+            };
+            let meta = RequestMeta {
+                user_agent: user_agent.and_then(|ua| HeaderValue::from_str(ua).ok()),
+                ip: ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
+            };
+            let session = engine.manager.session(incoming, meta.clone());
+            Ok(Handle::new(engine, session, meta, cookie, legacy))
+        })
     }
 
     /// The user's live sessions, most recent first.
@@ -159,15 +165,17 @@ impl Manager {
         py: Python<'py>,
         user_id: String,
     ) -> PyResult<Bound<'py, PyList>> {
-        let engine = Arc::clone(self.inner.get()?);
-        let found = block_on(py, async move {
-            engine
-                .manager
-                .sessions_for_user(&user_id)
-                .await
-                .map_err(errors::from_core)
-        })?;
-        session_infos(py, &found)
+        crate::runtime::guard(|| {
+            let engine = Arc::clone(self.inner.get()?);
+            let found = block_on(py, async move {
+                engine
+                    .manager
+                    .sessions_for_user(&user_id)
+                    .await
+                    .map_err(errors::from_core)
+            })?;
+            session_infos(py, &found)
+        })
     }
 
     /// Ends every session of the user but the one with handle `except_handle`; returns how
@@ -179,25 +187,29 @@ impl Manager {
         user_id: String,
         except_handle: Option<String>,
     ) -> PyResult<u64> {
-        let engine = Arc::clone(self.inner.get()?);
-        block_on(py, async move {
-            engine
-                .manager
-                .revoke_all_for_user(&user_id, except_handle.as_deref())
-                .await
-                .map_err(errors::from_core)
+        crate::runtime::guard(|| {
+            let engine = Arc::clone(self.inner.get()?);
+            block_on(py, async move {
+                engine
+                    .manager
+                    .revoke_all_for_user(&user_id, except_handle.as_deref())
+                    .await
+                    .map_err(errors::from_core)
+            })
         })
     }
 
     /// Ends the session with this handle, whoever owns it.
     fn revoke(&self, py: Python<'_>, handle: String) -> PyResult<bool> {
-        let engine = Arc::clone(self.inner.get()?);
-        block_on(py, async move {
-            engine
-                .manager
-                .revoke(&handle)
-                .await
-                .map_err(errors::from_core)
+        crate::runtime::guard(|| {
+            let engine = Arc::clone(self.inner.get()?);
+            block_on(py, async move {
+                engine
+                    .manager
+                    .revoke(&handle)
+                    .await
+                    .map_err(errors::from_core)
+            })
         })
     }
 }
@@ -233,13 +245,18 @@ pub(crate) fn session_infos<'py>(
 /// Why `secret` or one of `fallbacks` is too weak to protect sessions, or `None` when the
 /// keyring accepts them.
 #[pyfunction]
-pub(crate) fn keyring_problem(secret: Vec<u8>, fallbacks: Vec<Vec<u8>>) -> Option<String> {
-    Keyring::new(&secret)
-        .and_then(|ring| {
-            fallbacks
-                .iter()
-                .try_fold(ring, |ring, fallback| ring.with_fallback(fallback))
-        })
-        .err()
-        .map(|error| error.to_string())
+pub(crate) fn keyring_problem(
+    secret: Vec<u8>,
+    fallbacks: Vec<Vec<u8>>,
+) -> PyResult<Option<String>> {
+    crate::runtime::guard(|| {
+        Ok(Keyring::new(&secret)
+            .and_then(|ring| {
+                fallbacks
+                    .iter()
+                    .try_fold(ring, |ring, fallback| ring.with_fallback(fallback))
+            })
+            .err()
+            .map(|error| error.to_string()))
+    })
 }

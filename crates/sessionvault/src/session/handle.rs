@@ -27,10 +27,10 @@ use crate::store::{Record, RecordState};
 /// is shorter than the renewal interval); the bound caps what a longer chain can cost.
 const MAX_RENEWAL_HOPS: usize = 4;
 
-/// How long after a sign-in or `cycle_id` a request still holding the replaced ID counts as a
-/// parallel request of the same browser rather than a stale copy: its response leaves the
-/// cookie alone (clearing it could undo the response that set the new ID, were it to arrive
-/// last) and its writes are refused ([`Error::IdChanged`]).
+/// How long after a sign-in (or `cycle_id`) of an anonymous session a request still holding the
+/// replaced ID counts as a parallel request of the same browser rather than a stale copy: its
+/// response leaves the cookie alone (clearing it could undo the response that set the new ID,
+/// were it to arrive last) and its writes are refused ([`Error::IdChanged`]).
 const ID_CHANGE_WINDOW: SignedDuration = SignedDuration::from_secs(10);
 
 /// How a request's cookie reached the session it works on.
@@ -40,7 +40,7 @@ enum Arrival {
     Direct,
     /// Through a renewal made within its grace period: the request works on the successor.
     ViaGrace,
-    /// The cookie names a session a sign-in or `cycle_id` replaced moments ago.
+    /// The cookie names an anonymous session a sign-in or `cycle_id` replaced moments ago.
     AfterIdChange,
 }
 
@@ -709,12 +709,14 @@ impl Session {
         // Renewed moments ago: a request already in flight with the old ID is served the
         // successor until the grace period ends.
         let (record, via_grace) = self.follow_renewals(record, now).await?;
+        // Only an anonymous session's: a signed-in one replaced by a forced re-authentication
+        // is signed out, and its holder must be free to start again at once.
         let id_changed_at = match record.state {
             RecordState::Ended {
                 reason: EndReason::Cycled,
                 at,
                 ..
-            } => Some(at),
+            } if record.user.is_none() => Some(at),
             _ => None,
         };
         let current = self.check_loaded(record, now).await?;
