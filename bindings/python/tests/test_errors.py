@@ -139,3 +139,18 @@ def test_an_unsupported_store_url_is_a_config_error(make_app):
     app = make_app(SESSIONVAULT_STORE="mongodb://x", TESTING=True)
     with pytest.raises(sessionvault.ConfigError, match="SESSIONVAULT_STORE"):
         app.test_client().get("/")
+
+
+def test_a_panic_in_the_native_code_is_a_session_vault_error():
+    """A Rust panic must never reach Python as ``PanicException``, a ``BaseException`` that
+    escapes ``except Exception`` and Flask's error handling."""
+    from sessionvault import SessionVaultError, _native
+
+    if not hasattr(_native, "_panic_for_tests"):
+        pytest.skip("a release build: the panic hook exists in debug builds only")
+    with pytest.raises(SessionVaultError, match="internal error"):
+        _native._panic_for_tests()
+    try:
+        _native._panic_for_tests()
+    except Exception:  # noqa: BLE001 - what an application's handler catches
+        pass
