@@ -500,6 +500,10 @@ class SessionVaultInterface(SessionInterface):
         return VaultSession(settings, opener)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if session is None:  # type: ignore[comparison-overlap]
+            # `open_session` raised (a refused key, a store that would not open): Flask still
+            # finalizes the request, with no session to save.
+            return
         if session.accessed:
             response.vary.add("Cookie")
         if not isinstance(session, VaultSession) or session._data is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import warnings
@@ -284,7 +285,7 @@ def test_session_transaction_sees_the_same_session(app):
         assert sess["foo"] == [42]
 
 
-def test_weak_keys_are_refused_outside_testing_and_debug(make_app):
+def test_weak_keys_are_refused_outside_testing_and_debug(make_app, caplog):
     app = make_app(SECRET_KEY="dev")
 
     @app.get("/")
@@ -296,6 +297,11 @@ def test_weak_keys_are_refused_outside_testing_and_debug(make_app):
     with pytest.raises(WeakSecret, match="SECRET_KEY refused"):
         with app.test_request_context():
             session.get("a")
+    # Through a request: one error, the refusal, and no second one from saving no session.
+    with caplog.at_level(logging.ERROR):
+        assert app.test_client().get("/").status_code == 500
+    assert "SECRET_KEY refused" in caplog.text
+    assert "finalizing failed" not in caplog.text, caplog.text
     app.config["TESTING"] = True
     with pytest.warns(UserWarning, match="not safe for production"):
         assert app.test_client().get("/").text == "None"
