@@ -57,9 +57,17 @@ def test_sessions_work_under_each_server(kind, env):
         counts = [client.get("/incr")[1] for _ in range(5)]
         assert counts == ["1", "2", "3", "4", "5"]
         if kind == "gunicorn-preload":
-            # Fresh connections each time: both forked workers answered, each with a
-            # runtime and a store of its own.
-            extra = {json.loads(Client.get(client, "/get?key=color")[1])["pid"] for _ in range(30)}
+            # Concurrent requests that each keep a sync worker busy: both forked workers
+            # answer, each with a runtime and a store of its own.
+            def held(_):
+                status, body, _ = Client.get(client, "/get?key=color&hold=0.4")
+                assert status == 200, body
+                answer = json.loads(body)
+                assert answer["value"] == "blue"
+                return answer["pid"]
+
+            with ThreadPoolExecutor(4) as pool:
+                extra = set(pool.map(held, range(4)))
             assert len(pids | extra) == 2
     finally:
         stop(proc)

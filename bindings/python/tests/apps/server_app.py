@@ -6,6 +6,7 @@ store before it forks the workers, which must then make their own).
 """
 
 import os
+import time
 
 from flask import Flask, jsonify, request, session
 
@@ -38,6 +39,8 @@ def set_key():
 
 @app.get("/get")
 def get_key():
+    # `hold` keeps the worker busy, so that concurrent requests reach different workers.
+    time.sleep(float(request.args.get("hold", "0")))
     return jsonify(value=session.get(request.args["key"]), pid=os.getpid())
 
 
