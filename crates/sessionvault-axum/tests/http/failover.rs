@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::counter::{Client, start};
-use crate::faults::{Load, shell_output};
+use crate::faults::{Load, fault_env, shell_output};
 
 /// After the promotion the first 200 comes within this; with acknowledgements on, within the
 /// longer bound, which includes restarting the old master as the new one's replica.
@@ -32,21 +32,8 @@ struct Topology {
 
 impl Topology {
     fn from_env(kind: &str) -> Option<Self> {
-        let service = format!("fault-{}", kind.to_ascii_lowercase());
-        if sessionvault_testkit::skip_requested(&service) {
-            eprintln!("SKIPPED: {service} (see ./scripts/test.sh)");
-            return None;
-        }
-        let var = |suffix: &str| {
-            let name = format!("SESSIONVAULT_FAULT_{kind}_{suffix}");
-            std::env::var(&name).unwrap_or_else(|_| {
-                panic!("{name} is not set: run ./scripts/test.sh, which starts the topology")
-            })
-        };
-        Some(Self {
-            url: var("URL"),
-            ctl: var("CTL"),
-        })
+        let [url, ctl] = fault_env(kind, ["URL", "CTL"])?;
+        Some(Self { url, ctl })
     }
 
     fn run(&self, action: &str) -> String {

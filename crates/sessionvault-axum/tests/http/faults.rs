@@ -115,22 +115,25 @@ struct Fault {
 }
 
 fn fault(kind: &str) -> Option<Fault> {
+    let [url, stop, start] = fault_env(kind, ["URL", "STOP", "START"])?;
+    Some(Fault { url, stop, start })
+}
+
+/// `SESSIONVAULT_FAULT_{kind}_{suffix}` for each suffix, as `./scripts/test.sh` sets them for
+/// the server or topology it starts to break; `None` (the test skipped) when it could start
+/// none.
+pub(crate) fn fault_env<const N: usize>(kind: &str, suffixes: [&str; N]) -> Option<[String; N]> {
     let service = format!("fault-{}", kind.to_ascii_lowercase());
     if sessionvault_testkit::skip_requested(&service) {
         eprintln!("SKIPPED: {service} (see ./scripts/test.sh)");
         return None;
     }
-    let var = |suffix: &str| {
+    Some(suffixes.map(|suffix| {
         let name = format!("SESSIONVAULT_FAULT_{kind}_{suffix}");
         std::env::var(&name).unwrap_or_else(|_| {
-            panic!("{name} is not set: run ./scripts/test.sh, which starts a server to kill")
+            panic!("{name} is not set: run ./scripts/test.sh, which starts what the test breaks")
         })
-    };
-    Some(Fault {
-        url: var("URL"),
-        stop: var("STOP"),
-        start: var("START"),
-    })
+    }))
 }
 
 fn shell(command: &str) {
