@@ -1,19 +1,50 @@
 //! Sessions: the per-request [`Session`] handle and the [`SessionManager`] behind it.
+//!
+//! Layers, each importing only those below it:
+//! - the API: [`manager`] (the builder and the administrator's actions), [`handle`] (the
+//!   per-request handle and its commit), [`values`] and [`sign_in`] (its methods);
+//! - [`mode`], the one place that tells the modes apart, over server mode
+//!   ([`server_commit`], [`server_cycle`], [`server_save`], [`server_load`]) and the cookie
+//!   modes ([`cookie_held`]);
+//! - what the modes share: [`state`] (one request's state), [`devices`], [`denylist`],
+//!   [`size`], [`turns`], [`engine`];
+//! - settings and facts: [`config`], [`cookie`], [`meta`], [`fingerprint`], [`guessing`].
+//!
+//! [`Session`]: crate::Session
+//! [`SessionManager`]: crate::SessionManager
 
-mod anomaly;
-mod client;
-mod config;
-mod cookie;
-mod handle;
-mod manager;
-mod revocation;
-mod size;
-mod turns;
+pub(crate) mod config;
+pub(crate) mod cookie;
+pub(crate) mod cookie_held;
+pub(crate) mod denylist;
+pub(crate) mod devices;
+pub(crate) mod engine;
+pub(crate) mod fingerprint;
+pub(crate) mod guessing;
+pub(crate) mod handle;
+pub(crate) mod manager;
+pub(crate) mod meta;
+pub(crate) mod mode;
+pub(crate) mod server_commit;
+pub(crate) mod server_cycle;
+pub(crate) mod server_load;
+pub(crate) mod server_save;
+pub(crate) mod sign_in;
+pub(crate) mod size;
+pub(crate) mod state;
+pub(crate) mod turns;
+pub(crate) mod values;
 
-pub use anomaly::{FingerprintPolicy, GuessingLimit, user_agent_family};
 pub use config::SessionConfig;
 pub use cookie::{
     CookieConfig, CookieValue, IncomingCookie, MAX_SET_COOKIE_LEN, SameSite, find_cookie,
 };
-pub use handle::{CSRF_SECRET_KEY, Deadlines, Session};
-pub use manager::{CookieMode, RequestMeta, SessionInfo, SessionManager, SessionManagerBuilder};
+pub use devices::SessionInfo;
+pub use engine::CookieMode;
+pub use fingerprint::{FingerprintPolicy, user_agent_family};
+pub use guessing::GuessingLimit;
+pub use handle::Session;
+pub use manager::{SessionManager, SessionManagerBuilder};
+pub use meta::RequestMeta;
+pub use sign_in::Deadlines;
+pub use state::CSRF_SECRET_KEY;

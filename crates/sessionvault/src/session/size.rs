@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use super::handle::Change;
-use super::manager::Engine;
+use super::engine::Engine;
+use super::state::Change;
 use crate::Error;
 use crate::events::SecurityEvent;
 

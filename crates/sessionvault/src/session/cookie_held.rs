@@ -1,6 +1,6 @@
 //! Sessions held in the cookie itself (sealed or Flask format): the same API and the same
 //! expiry rules, enforced from deadlines carried inside the authenticated cookie. Revocation
-//! before expiry needs a store, which then keeps a denylist (see [`super::revocation`]).
+//! before expiry needs a store, which then keeps a denylist (see [`super::denylist`]).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -9,17 +9,15 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::handle::{
-    CookieAction, Current, State, apply, idle_deadline, set_cookie_header, touch_due,
-};
-use super::manager::{Codec, Engine};
-use super::revocation;
+use super::denylist;
+use super::engine::{CookieCodec, Engine};
+use super::state::{CookieAction, Loaded, State, apply, blank_record, idle_deadline, touch_due};
 use crate::Error;
 use crate::clock::later;
 use crate::events::{EndReason, SecurityEvent};
 use crate::flask::Value;
 use crate::id::{SessionId, StoreKey};
-use crate::store::{Record, RecordState};
+use crate::store::Record;
 
 /// The key Flask-mode cookies keep sessionvault's own fields under; a Flask app sharing the
 /// session sees it as one more key and can ignore it.
@@ -55,30 +53,37 @@ const NO_KEY: StoreKey = StoreKey::ZERO;
 
 fn record_from(meta: Meta, data: BTreeMap<String, serde_json::Value>) -> Record {
     Record {
-        key: NO_KEY,
-        version: 0,
-        state: RecordState::Live,
         data,
         user: meta.user,
         auth_time: meta.auth_time,
-        created: meta.created,
         id_issued: meta.issued.unwrap_or(meta.created),
         last_seen: meta.last_seen,
-        idle_deadline: meta.idle,
-        absolute_deadline: meta.absolute,
-        user_agent: None,
-        ip: None,
-        expires_at: meta.absolute,
+        ..blank_record(NO_KEY, meta.created, meta.idle, meta.absolute)
     }
 }
 
-/// A cookie as the request's session.
-pub(crate) struct Loaded {
-    pub(crate) current: Current,
+/// The session the cookie holds, or a fresh one. On an error, `state` is as it was.
+pub(crate) async fn open(
+    engine: &Engine,
+    codec: &CookieCodec,
+    state: &mut State,
+    value: &str,
+) -> Result<Loaded, Error> {
+    let Some(opened) = load(engine, codec, value, state.meta.ip).await? else {
+        return Ok(Loaded::New);
+    };
+    state.cookie.reissue = opened.reissue;
+    state.cookie.sid = opened.sid;
+    Ok(Loaded::Existing(Arc::new(opened.record)))
+}
+
+/// A cookie that opened as a live session.
+struct Opened {
+    record: Record,
     /// Opened with a fallback key: the response re-issues it under the current one.
-    pub(crate) reissue: bool,
+    reissue: bool,
     /// The session's denylist ID, when it has one.
-    pub(crate) sid: Option<String>,
+    sid: Option<String>,
 }
 
 /// Opens the cookie: a session when it verifies, has not expired and is not on the denylist;
@@ -89,31 +94,27 @@ pub(crate) struct Loaded {
 /// [`Error::Store`] when the denylist cannot be read: failing closed, as server mode does.
 /// [`Error::Throttled`] when the cookie fails its check and the client is over a refusing
 /// guessing limit.
-pub(crate) async fn load(
+async fn load(
     engine: &Engine,
+    codec: &CookieCodec,
     value: &str,
     ip: Option<IpAddr>,
-) -> Result<Loaded, Error> {
-    let fresh = Loaded {
-        current: Current::New,
-        reissue: false,
-        sid: None,
-    };
+) -> Result<Option<Opened>, Error> {
+    let fresh = None;
     let name = &engine.config.cookie.name;
-    let decoded = match &engine.codec {
-        Codec::Sealed(codec) => codec.open(name, value).ok().and_then(|(plain, key)| {
+    let decoded = match codec {
+        CookieCodec::Sealed(codec) => codec.open(name, value).ok().and_then(|(plain, key)| {
             serde_json::from_slice::<Sealed>(&plain)
                 .ok()
                 .map(|s| (s.meta, s.data, key))
         }),
-        Codec::Flask(codec) => codec
+        CookieCodec::Flask(codec) => codec
             .verify_at(value, engine.now().as_second().max(0) as u64)
             .ok()
             .and_then(|verified| {
                 let key = verified.key_index();
                 from_flask(verified.into_value(), engine).map(|(meta, data)| (meta, data, key))
             }),
-        Codec::Server => None,
     };
     let Some((mut meta, data, key_index)) = decoded else {
         engine.emit(SecurityEvent::TamperedCookie);
@@ -127,7 +128,7 @@ pub(crate) async fn load(
         return Ok(fresh);
     }
     if engine.denylist
-        && let Some((key, reason)) = revocation::refused(
+        && let Some((key, reason)) = denylist::refused(
             engine,
             sid.as_deref(),
             record.user.as_deref(),
@@ -142,13 +143,11 @@ pub(crate) async fn load(
         });
         return Ok(fresh);
     }
-    Ok(Loaded {
-        current: Current::Existing {
-            record: Arc::new(record),
-        },
+    Ok(Some(Opened {
+        record,
         reissue: key_index > 0,
         sid,
-    })
+    }))
 }
 
 fn from_flask(
@@ -193,13 +192,17 @@ fn new_sid(engine: &Engine) -> Result<Option<String>, Error> {
 }
 
 /// Writes the cookie when something changed or the idle deadline needs moving.
-pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieAction, Error> {
+pub(crate) async fn commit(
+    engine: &Engine,
+    codec: &CookieCodec,
+    state: &mut State,
+) -> Result<CookieAction, Error> {
     let now = engine.now();
     if state.destroy {
-        if let Some(Current::Existing { record }) = &state.current {
-            if let (true, Some(sid)) = (engine.denylist, &state.client_sid) {
+        if let Loaded::Existing(record) = &state.loaded {
+            if let (true, Some(sid)) = (engine.denylist, &state.cookie.sid) {
                 let until = record.absolute_deadline;
-                revocation::end_session(engine, sid, EndReason::Logout, until).await?;
+                denylist::end_session(engine, sid, EndReason::Logout, until).await?;
             }
             engine.emit(SecurityEvent::Ended {
                 key: None,
@@ -209,27 +212,28 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         return Ok(CookieAction::Clear);
     }
     let idle = engine.config.idle_timeout;
-    let existed = matches!(state.current, Some(Current::Existing { .. }));
-    let mut record = match state.current.take() {
-        Some(Current::Existing { record, .. }) => {
+    let existed = matches!(state.loaded, Loaded::Existing(_));
+    // Put back below, or left unloaded by an error.
+    let mut record = match std::mem::replace(&mut state.loaded, Loaded::NotYet) {
+        Loaded::Existing(record) => {
             let dirty = !state.changes.is_empty()
                 || state.login.is_some()
                 || state.cycle
-                || state.reissue
-                || state.bump_issued;
+                || state.cookie.reissue
+                || state.cookie.bump_issued;
             if !dirty && !touch_due(&record, now, idle) {
-                state.current = Some(Current::Existing { record });
+                state.loaded = Loaded::Existing(record);
                 return Ok(CookieAction::Keep);
             }
             Arc::unwrap_or_clone(record)
         }
         _ => {
             if state.changes.is_empty() && state.login.is_none() {
-                state.current = Some(Current::New);
+                state.loaded = Loaded::New;
                 return Ok(CookieAction::Keep);
             }
             engine.emit(SecurityEvent::Created { key: None });
-            state.client_sid = new_sid(engine)?;
+            state.cookie.sid = new_sid(engine)?;
             let absolute = later(now, engine.config.absolute_timeout);
             record_from(
                 Meta {
@@ -255,9 +259,9 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
     let mut retired = None;
     if std::mem::take(&mut state.cycle) || login.is_some() {
         if existed {
-            retired = state.client_sid.take();
+            retired = state.cookie.sid.take();
         }
-        state.client_sid = new_sid(engine)?;
+        state.cookie.sid = new_sid(engine)?;
     }
     if let Some(user) = login {
         engine.emit(SecurityEvent::Login {
@@ -270,7 +274,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         record.id_issued = now;
         record.absolute_deadline = later(now, engine.config.absolute_timeout);
     }
-    if std::mem::take(&mut state.bump_issued) {
+    if std::mem::take(&mut state.cookie.bump_issued) {
         record.id_issued = now;
     }
     record.last_seen = now;
@@ -282,11 +286,11 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
         last_seen: record.last_seen,
         idle: record.idle_deadline,
         absolute: record.absolute_deadline,
-        sid: state.client_sid.clone(),
+        sid: state.cookie.sid.clone(),
         issued: Some(record.id_issued),
     };
-    let value = match &engine.codec {
-        Codec::Sealed(codec) => {
+    let value = match codec {
+        CookieCodec::Sealed(codec) => {
             let plain = serde_json::to_vec(&Sealed {
                 meta,
                 data: record.data.clone(),
@@ -294,7 +298,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
             .map_err(|_| Error::Unrepresentable("session data is not serializable"))?;
             codec.seal(&engine.config.cookie.name, &plain)?
         }
-        Codec::Flask(codec) => {
+        CookieCodec::Flask(codec) => {
             let mut map: BTreeMap<String, Value> = record
                 .data
                 .iter()
@@ -305,16 +309,13 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
             map.insert(FLASK_META_KEY.into(), Value::from_plain_json(&meta));
             codec.sign_at(&Value::Dict(map), now.as_second().max(0) as u64)?
         }
-        Codec::Server => return Err(Error::Unreachable("client commit in server mode")),
     };
     if let (true, Some(old)) = (engine.denylist, &retired) {
         let max_age = record.absolute_deadline.duration_since(now).as_secs();
-        set_cookie_header(engine, &value, Some(max_age))?;
+        engine.set_cookie_header(&value, Some(max_age))?;
         let until = record.absolute_deadline;
-        revocation::end_session(engine, old, EndReason::Cycled, until).await?;
+        denylist::end_session(engine, old, EndReason::Cycled, until).await?;
     }
-    state.current = Some(Current::Existing {
-        record: Arc::new(record),
-    });
+    state.loaded = Loaded::Existing(Arc::new(record));
     Ok(CookieAction::Set(value))
 }

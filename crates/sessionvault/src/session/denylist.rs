@@ -23,12 +23,11 @@
 //! a denylist costs (ASVS 5.0 V7.4.1). Without a store, cookie sessions stay valid until they
 //! expire, and the library says so.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use super::manager::Engine;
+use super::engine::Engine;
+use super::state::blank_record;
 use crate::Error;
 use crate::clock::later;
 use crate::events::EndReason;
@@ -66,20 +65,8 @@ fn entry_key(kind: &[u8], name: &str) -> StoreKey {
 
 fn record(key: StoreKey, state: RecordState, now: Timestamp, until: Timestamp) -> Record {
     Record {
-        key,
-        version: 0,
         state,
-        data: BTreeMap::new(),
-        user: None,
-        auth_time: None,
-        created: now,
-        id_issued: now,
-        last_seen: now,
-        idle_deadline: until,
-        absolute_deadline: until,
-        user_agent: None,
-        ip: None,
-        expires_at: until,
+        ..blank_record(key, now, until, until)
     }
 }
 

@@ -1,0 +1,152 @@
+//! Server mode, saving: a new record under a new ID, and the compare-and-set write loop that
+//! replays the request's changes after a lost race.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::engine::Engine;
+use super::server_load::reload;
+use super::size;
+use super::state::{Loaded, State, Update, apply, blank_record, idle_deadline};
+use crate::Error;
+use crate::clock::later;
+use crate::events::SecurityEvent;
+use crate::id::SessionId;
+use crate::store::Record;
+
+/// Creates a fresh record (a new session, or the target of a cycle) under a new ID.
+pub(crate) async fn create_record(
+    engine: &Engine,
+    state: &mut State,
+    data: BTreeMap<String, serde_json::Value>,
+    user: Option<String>,
+) -> Result<SessionId, Error> {
+    let now = engine.now();
+    let absolute = later(now, engine.config.absolute_timeout);
+    let idle = idle_deadline(now, engine.config.idle_timeout, absolute);
+    loop {
+        let id = SessionId::generate().map_err(|_| Error::Random)?;
+        let key = engine.hasher.key(&id);
+        let record = Record {
+            data: data.clone(),
+            user: user.clone(),
+            auth_time: user.as_ref().map(|_| now),
+            user_agent: state.meta.user_agent(),
+            ip: state.meta.ip_prefix(),
+            ..blank_record(key, now, idle, absolute)
+        };
+        // A collision of 256-bit random IDs does not happen; if the store says it did, draw
+        // again rather than overwrite.
+        if engine.store.create(&record).await? {
+            engine.emit(SecurityEvent::Created { key: Some(key) });
+            if let Some(user) = &user {
+                engine.emit(SecurityEvent::Login {
+                    key: Some(key),
+                    user: user.clone(),
+                });
+            }
+            state.changes.clear();
+            state.login = None;
+            state.server.issued = Some(id.clone());
+            state.loaded = Loaded::Existing(Arc::new(record));
+            return Ok(id);
+        }
+    }
+}
+
+/// Compare-and-set of the change set (and an optional update) onto the current record,
+/// replayed on the fresh record after every lost race. Returns the updated key's saved
+/// value.
+pub(crate) async fn write(
+    engine: &Engine,
+    state: &mut State,
+    update: Option<Update<'_>>,
+) -> Result<Option<serde_json::Value>, Error> {
+    if matches!(state.loaded, Loaded::New) {
+        if state.server.after_id_change && state.login.is_none() {
+            // A new anonymous session's cookie would replace the one the sign-in set.
+            return Err(Error::IdChanged);
+        }
+        // A new session: the update starts from nothing.
+        let mut data = BTreeMap::new();
+        apply(&state.changes, &mut data);
+        let saved = match update {
+            Some((key, f)) => Some((key, f(data.remove(key))?)),
+            None => None,
+        };
+        if let Some((key, value)) = &saved {
+            data.insert((*key).to_owned(), value.clone());
+        }
+        size::check(engine, &state.changes, saved.is_some(), &data)?;
+        create_record(engine, state, data, state.login.clone()).await?;
+        state.cycle = false;
+        return Ok(saved.map(|(_, value)| value));
+    }
+    let Loaded::Existing(record) = &mut state.loaded else {
+        return Err(Error::SessionEnded);
+    };
+    // This process's writers of the session take turns: each starts from the record the
+    // one before it saved, so that only another process's write can make it retry.
+    let mut turn = engine.turns.take(record.key).await;
+    if let Some(newer) = turn.newer_than(record) {
+        *record = newer;
+    }
+    for attempt in 0..=engine.config.max_retries {
+        let Loaded::Existing(record) = &state.loaded else {
+            return Err(Error::SessionEnded);
+        };
+        let now = engine.now();
+        let mut next = Record::clone(record);
+        apply(&state.changes, &mut next.data);
+        if state.server.stale_auth {
+            next.auth_time = None;
+        }
+        let saved = match update {
+            Some((key, f)) => {
+                let value = f(next.data.remove(key))?;
+                next.data.insert(key.to_owned(), value.clone());
+                Some(value)
+            }
+            None => None,
+        };
+        size::check(engine, &state.changes, update.is_some(), &next.data)?;
+        next.version = record.version + 1;
+        next.last_seen = now;
+        next.idle_deadline =
+            idle_deadline(now, engine.config.idle_timeout, record.absolute_deadline);
+        if engine.store.save_if(&next, record.version).await? {
+            state.changes.clear();
+            state.server.stale_auth = false;
+            let next = Arc::new(next);
+            turn.saved(Arc::clone(&next));
+            state.loaded = Loaded::Existing(next);
+            return Ok(saved);
+        }
+        // Lost a race: reload; replay on the fresh record (or on the successor of a renewal
+        // within its grace) unless the session is over.
+        let key = record.key;
+        reload(engine, state, key).await?;
+        if let Loaded::Existing(record) = &mut state.loaded
+            && record.key != key
+        {
+            // Followed a renewal: take turns with this process's writers of the successor.
+            turn = engine.turns.take(record.key).await;
+            if let Some(newer) = turn.newer_than(record) {
+                *record = newer;
+            }
+            continue;
+        }
+        backoff(attempt).await;
+    }
+    Err(Error::Conflict)
+}
+
+/// A short, jittered pause between retries, growing with each attempt, so that racing requests
+/// spread out instead of colliding again.
+pub(crate) async fn backoff(attempt: u32) {
+    let mut jitter = [0u8; 2];
+    let _ = getrandom::fill(&mut jitter);
+    let max_micros = 50u64 << attempt.min(8);
+    let micros = u64::from(u16::from_le_bytes(jitter)) % max_micros.max(1);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}

@@ -1,0 +1,181 @@
+//! What handlers read and write in a [`Session`]: values by key, and read-modify-write.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::handle::Session;
+use super::mode;
+use super::state::Change;
+use crate::Error;
+
+impl Session {
+    /// The value under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails; [`Error::ValueType`] when the value is not a `T`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        let state = self.loaded().await?;
+        // Read in place, without a copy of the stored value.
+        state
+            .lookup(key)
+            .map(|v| T::deserialize(v).map_err(|_| Error::ValueType { key: key.into() }))
+            .transpose()
+    }
+
+    /// The JSON value under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn get_value(&self, key: &str) -> Result<Option<serde_json::Value>, Error> {
+        Ok(self.loaded().await?.lookup(key).cloned())
+    }
+
+    /// Every key and value, as this request sees them (the stored session with this request's
+    /// writes applied): for bindings that hand the whole session to another language.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn entries(&self) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+        Ok(self.loaded().await?.view())
+    }
+
+    /// How many keys the session holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn len(&self) -> Result<usize, Error> {
+        Ok(self.loaded().await?.view().len())
+    }
+
+    /// True when the session holds no keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len().await? == 0)
+    }
+
+    /// Sets `key` (saved after the handler). Concurrent writes to the same key: the later
+    /// save wins. The size limit is checked when the session is saved (see
+    /// [`Session::commit`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ValueType`] when the value cannot be serialized; [`Error::Store`] when loading
+    /// fails.
+    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
+        let value =
+            serde_json::to_value(value).map_err(|_| Error::ValueType { key: key.into() })?;
+        self.record(Change::Set(key.into(), value)).await
+    }
+
+    /// Removes `key` (saved after the handler).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn remove(&self, key: &str) -> Result<(), Error> {
+        self.record(Change::Remove(key.into())).await
+    }
+
+    /// Removes every key, keeping the session and its sign-in.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when loading fails.
+    pub async fn clear(&self) -> Result<(), Error> {
+        self.record(Change::Clear).await
+    }
+
+    async fn record(&self, change: Change) -> Result<(), Error> {
+        self.loaded().await?.changes.push(change);
+        Ok(())
+    }
+
+    /// Read-modify-write of one key, saved at once: `f` gets the current value and returns the
+    /// new one. When another request saved first, `f` runs again on the fresh value, so
+    /// concurrent increments all count. Returns the value that was saved.
+    ///
+    /// Server mode only. A session held in the cookie ([`CookieMode::Sealed`],
+    /// [`CookieMode::Flask`]) cannot merge: parallel requests with one cookie would each answer
+    /// with a cookie of their own, the browser would keep the last, and all but one increment
+    /// would vanish without a word. So there `update` changes nothing and fails; read with
+    /// [`get`](Self::get) and write with [`insert`](Self::insert), whose last-write-wins rule
+    /// is the one a cookie can keep.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UpdateNeedsServerMode`] in the cookie modes (before anything is loaded);
+    /// [`Error::Conflict`] when the retries run out, [`Error::SessionEnded`] when the session
+    /// ended meanwhile, [`Error::IdChanged`] when a sign-in replaced its ID meanwhile,
+    /// [`Error::SessionTooLarge`] when the new value would take the session's data past its
+    /// limit, [`Error::Store`] when the store fails. In every error case nothing was saved.
+    ///
+    /// [`CookieMode::Sealed`]: crate::CookieMode::Sealed
+    /// [`CookieMode::Flask`]: crate::CookieMode::Flask
+    pub async fn update<T, F>(&self, key: &str, f: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Fn(Option<T>) -> T + Send + Sync,
+    {
+        mode::check_update(self.engine())?;
+        let typed = |current: Option<serde_json::Value>| -> Result<serde_json::Value, Error> {
+            let current = current
+                .map(serde_json::from_value::<T>)
+                .transpose()
+                .map_err(|_| Error::ValueType { key: key.into() })?;
+            serde_json::to_value(f(current)).map_err(|_| Error::ValueType { key: key.into() })
+        };
+        let mut state = self.loaded().await?;
+        let engine = self.engine();
+        let saved = mode::update(engine, &mut state, (key, &typed))
+            .await
+            .map_err(|e| engine.report(e))?;
+        let value = saved.ok_or(Error::Unreachable("update saved no value"))?;
+        serde_json::from_value(value).map_err(|_| Error::ValueType { key: key.into() })
+    }
+
+    /// [`update`](Self::update) on JSON values with a function that can fail, for bindings
+    /// whose callbacks raise: the first error from `f` stops the update, nothing is saved, and
+    /// it comes back as `Ok(Err(e))`. Otherwise returns `Ok(Ok(value))`, the value saved.
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update), [`Error::UpdateNeedsServerMode`] in the cookie modes
+    /// included.
+    pub async fn try_update_value<E, F>(
+        &self,
+        key: &str,
+        f: F,
+    ) -> Result<Result<serde_json::Value, E>, Error>
+    where
+        E: Send,
+        F: Fn(Option<serde_json::Value>) -> Result<serde_json::Value, E> + Send + Sync,
+    {
+        mode::check_update(self.engine())?;
+        let failed = std::sync::Mutex::new(None);
+        let run = |current: Option<serde_json::Value>| -> Result<serde_json::Value, Error> {
+            f(current).map_err(|e| {
+                if let Ok(mut slot) = failed.lock() {
+                    *slot = Some(e);
+                }
+                Error::Unreachable("the update function failed")
+            })
+        };
+        let mut state = self.loaded().await?;
+        let engine = self.engine();
+        let saved = mode::update(engine, &mut state, (key, &run)).await;
+        if let Some(e) = failed.lock().ok().and_then(|mut slot| slot.take()) {
+            return Ok(Err(e));
+        }
+        let saved = saved.map_err(|e| engine.report(e))?;
+        Ok(Ok(saved.ok_or(Error::Unreachable("update saved no value"))?))
+    }
+}
