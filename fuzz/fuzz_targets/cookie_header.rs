@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sessionvault::id::SessionId;
-use sessionvault::session::{IncomingCookie, find_cookie};
+use sessionvault::cookie::{IncomingCookie, find_cookie};
 
 fuzz_target!(|data: &[u8]| {
     // A NUL byte separates headers, so one input can be several `Cookie` headers.

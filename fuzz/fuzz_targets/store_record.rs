@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sessionvault::id::{IdHasher, SessionId};
-use sessionvault::session::IncomingCookie;
+use sessionvault::cookie::IncomingCookie;
 use sessionvault::store::{Record, SessionStore};
-use sessionvault::{Keyring, MemoryStore, RequestMeta, SessionManager};
+use sessionvault::{Keyring, RequestMeta, SessionManager, store::MemoryStore};
 
 const ID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 

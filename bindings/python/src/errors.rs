@@ -51,6 +51,6 @@ pub(crate) fn from_redis_connect(error: sessionvault_redis::ConnectError) -> PyE
 }
 
 /// The exception for a store that failed to open or answer.
-pub(crate) fn from_store(error: sessionvault::StoreError) -> PyErr {
+pub(crate) fn from_store(error: sessionvault::store::StoreError) -> PyErr {
     from_core(Error::Store(error))
 }

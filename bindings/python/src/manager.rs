@@ -6,9 +6,10 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use sessionvault::SameSite;
+use sessionvault::cookie::IncomingCookie;
 use sessionvault::flask::FlaskCodec;
 use sessionvault::http::HeaderValue;
-use sessionvault::session::{IncomingCookie, SameSite};
 use sessionvault::{
     CookieConfig, CookieMode, Keyring, RequestMeta, SessionConfig, SessionInfo, SessionManager,
 };

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use sessionvault::{MemoryStore, SessionStore};
+use sessionvault::store::{MemoryStore, SessionStore};
 use sessionvault_redis::RedisStore;
 use sessionvault_sqlx::{PgStore, SqliteStore};
 

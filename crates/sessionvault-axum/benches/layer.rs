@@ -10,7 +10,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
 use axum::routing::get;
 use criterion::{Criterion, criterion_main};
-use sessionvault::{Keyring, MemoryStore, SessionManager};
+use sessionvault::{Keyring, SessionManager, store::MemoryStore};
 use sessionvault_axum::{Session, SessionError, SessionLayer};
 use tower::ServiceExt as _;
 

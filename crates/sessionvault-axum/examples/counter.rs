@@ -26,7 +26,9 @@ use axum::routing::{get, post};
 use clap::{Parser, ValueEnum};
 use jiff::SignedDuration;
 use sessionvault::timeout::parse_timeout;
-use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
+use sessionvault::{
+    CookieConfig, CookieMode, Keyring, SessionConfig, SessionManager, store::MemoryStore,
+};
 use sessionvault_axum::{Session, SessionError, SessionLayer};
 use sessionvault_redis::RedisStore;
 use sessionvault_sqlx::{PgStore, SqliteStore};

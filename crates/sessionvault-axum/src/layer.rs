@@ -10,7 +10,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
-use sessionvault::session::find_cookie;
+use sessionvault::cookie::find_cookie;
 use sessionvault::{RequestMeta, Session, SessionManager};
 use tower::{Layer, Service};
 

@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
-//! use sessionvault::{Keyring, MemoryStore, SessionManager};
+//! use sessionvault::{Keyring, SessionManager, store::MemoryStore};
 //! use sessionvault_axum::{Session, SessionError, SessionLayer};
 //!
 //! async fn count(session: Session) -> Result<String, SessionError> {

@@ -19,8 +19,8 @@ use jiff::SignedDuration;
 use sessionvault::store::SessionStore;
 use sessionvault::timeout::parse_timeout;
 use sessionvault::{
-    CookieConfig, CookieMode, FingerprintPolicy, GuessingLimit, Keyring, MemoryStore,
-    SessionConfig, SessionManager,
+    CookieConfig, CookieMode, FingerprintPolicy, GuessingLimit, Keyring, SessionConfig,
+    SessionManager, store::MemoryStore,
 };
 use sessionvault_axum::CsrfLayer;
 use zeroize::Zeroizing;

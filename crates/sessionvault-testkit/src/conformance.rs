@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
+use sessionvault::cookie::IncomingCookie;
 use sessionvault::id::{SessionId, StoreKey};
-use sessionvault::session::IncomingCookie;
 use sessionvault::store::{Record, RecordState, SessionStore};
 use sessionvault::{
     EndReason, Keyring, ManualClock, RequestMeta, Session, SessionConfig, SessionManager,

@@ -57,7 +57,7 @@ pub enum Error {
     /// A write would take the session past its size limit: in server mode, the encoded data
     /// past [`SessionConfig::with_max_data_size`](crate::SessionConfig::with_max_data_size); in
     /// the cookie modes, the `Set-Cookie` header past
-    /// [`MAX_SET_COOKIE_LEN`](crate::session::MAX_SET_COOKIE_LEN). Nothing of this request was
+    /// [`MAX_SET_COOKIE_LEN`](crate::cookie::MAX_SET_COOKIE_LEN). Nothing of this request was
     /// saved and the stored session is as it was (413). Likely cause: a handler storing
     /// unbounded user input in the session.
     #[error("the session would grow to {size} bytes, past its limit of {limit}; nothing was saved")]
@@ -71,7 +71,7 @@ pub enum Error {
     /// The configuration cannot work: a timeout, renewal interval or grace window that is zero,
     /// negative or longer than [`SessionConfig::MAX_DURATION`](crate::SessionConfig::MAX_DURATION),
     /// or server mode without a store. The message names the setting. Returned by
-    /// [`SessionManagerBuilder::build`](crate::session::SessionManagerBuilder::build), before any request.
+    /// [`SessionManagerBuilder::build`](crate::SessionManagerBuilder::build), before any request.
     #[error("invalid session configuration: {0}")]
     Config(Cow<'static, str>),
 

@@ -76,14 +76,14 @@
 //! - Flask cookies are signed, not encrypted: anyone can read them (see
 //!   [`flask::decode_unverified`]). Do not put secrets in them.
 
-pub mod clock;
-pub mod error;
-pub mod events;
+mod clock;
+mod error;
+mod events;
 pub mod flask;
 pub mod id;
 pub mod keyring;
 pub mod sealed;
-pub mod session;
+mod session;
 pub mod store;
 pub mod timeout;
 
@@ -95,8 +95,22 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::Error;
 pub use events::{EndReason, EventCounts, EventSink, SecurityEvent};
 pub use keyring::{Keyring, Secret};
-pub use session::{
-    CSRF_SECRET_KEY, CookieConfig, CookieMode, Deadlines, FingerprintPolicy, GuessingLimit,
-    RequestMeta, Session, SessionConfig, SessionInfo, SessionManager,
-};
-pub use store::{MemoryStore, Record, SessionStore, StoreError};
+pub use session::config::SessionConfig;
+pub use session::cookie::{CookieConfig, SameSite};
+pub use session::devices::SessionInfo;
+pub use session::engine::CookieMode;
+pub use session::fingerprint::{FingerprintPolicy, user_agent_family};
+pub use session::guessing::GuessingLimit;
+pub use session::handle::Session;
+pub use session::manager::{SessionManager, SessionManagerBuilder};
+pub use session::meta::RequestMeta;
+pub use session::sign_in::Deadlines;
+pub use session::state::CSRF_SECRET_KEY;
+
+/// The session cookie as a request carries it: what an HTTP layer hands to
+/// [`SessionManager::session`].
+pub mod cookie {
+    pub use crate::session::cookie::{
+        CookieValue, IncomingCookie, MAX_SET_COOKIE_LEN, find_cookie,
+    };
+}

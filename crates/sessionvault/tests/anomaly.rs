@@ -287,14 +287,14 @@ async fn every_sink_receives_every_event() {
     let alerts = sessionvault_testkit::Events::default();
     let counts = sessionvault::EventCounts::default();
     let manager = sessionvault::SessionManager::builder(sessionvault::Keyring::generate().unwrap())
-        .with_store(sessionvault::MemoryStore::new())
+        .with_store(sessionvault::store::MemoryStore::new())
         .with_event_sink(alerts.clone())
         .with_event_sink(counts.clone())
         .build()
         .unwrap();
     let meta = RequestMeta::default();
     let s = manager.session(
-        sessionvault::session::IncomingCookie::One("forged".into()),
+        sessionvault::cookie::IncomingCookie::One("forged".into()),
         meta,
     );
     assert_eq!(s.user().await.unwrap(), None);

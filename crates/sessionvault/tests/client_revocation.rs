@@ -3,10 +3,10 @@
 //! cookie of the user, and a denylist that cannot be read fails the request closed.
 
 use jiff::SignedDuration;
-use sessionvault::session::IncomingCookie;
+use sessionvault::cookie::IncomingCookie;
 use sessionvault::{
-    CookieMode, EndReason, Error, Keyring, ManualClock, MemoryStore, RequestMeta, SecurityEvent,
-    Session, SessionConfig, SessionManager,
+    CookieMode, EndReason, Error, Keyring, ManualClock, RequestMeta, SecurityEvent, Session,
+    SessionConfig, SessionManager, store::MemoryStore,
 };
 use sessionvault_testkit::Events;
 

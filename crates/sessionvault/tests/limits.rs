@@ -2,10 +2,10 @@
 //! timeouts that must be positive and at most 400 days.
 
 use jiff::{SignedDuration, Timestamp};
-use sessionvault::session::IncomingCookie;
+use sessionvault::cookie::IncomingCookie;
 use sessionvault::{
-    CookieMode, Error, Keyring, ManualClock, MemoryStore, RequestMeta, SessionConfig,
-    SessionManager,
+    CookieMode, Error, Keyring, ManualClock, RequestMeta, SessionConfig, SessionManager,
+    store::MemoryStore,
 };
 
 use crate::support::{Harness, value_of};

@@ -1,5 +1,5 @@
 //! The memory store against the conformance suite.
 
-use sessionvault::MemoryStore;
+use sessionvault::store::MemoryStore;
 
 sessionvault_testkit::store_conformance!(async { MemoryStore::new() });

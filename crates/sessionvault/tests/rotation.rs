@@ -3,7 +3,7 @@
 //! (cookies only it can open are refused), and nobody is signed out in between. The steps are
 //! in docs/SECURITY.md.
 
-use sessionvault::session::IncomingCookie;
+use sessionvault::cookie::IncomingCookie;
 use sessionvault::store::{MemoryStore, SessionStore};
 use sessionvault::{CookieMode, Keyring, RequestMeta, SessionManager};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::support::{Harness, value_of};
 use jiff::SignedDuration;
-use sessionvault::session::{IncomingCookie, find_cookie};
+use sessionvault::cookie::{IncomingCookie, find_cookie};
 use sessionvault::store::{MemoryStore, SessionStore};
 use sessionvault::{
     CookieMode, Error, Keyring, RequestMeta, Session, SessionConfig, SessionManager,

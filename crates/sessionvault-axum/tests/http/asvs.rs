@@ -14,12 +14,12 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use jiff::SignedDuration;
+use sessionvault::SameSite;
 use sessionvault::flask::FlaskCodec;
 use sessionvault::sealed::SealedCodec;
-use sessionvault::session::SameSite;
 use sessionvault::{
-    CookieConfig, CookieMode, Error, GuessingLimit, Keyring, ManualClock, MemoryStore,
-    SessionConfig, SessionManager,
+    CookieConfig, CookieMode, Error, GuessingLimit, Keyring, ManualClock, SessionConfig,
+    SessionManager, store::MemoryStore,
 };
 use sessionvault_axum::{Session, SessionError, SessionLayer};
 use sessionvault_testkit::{Events, TestStore};

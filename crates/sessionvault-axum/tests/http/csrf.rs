@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Html;
 use axum::routing::{get, post as post_route};
-use sessionvault::{CookieMode, Keyring, MemoryStore, SessionManager};
+use sessionvault::{CookieMode, Keyring, SessionManager, store::MemoryStore};
 use sessionvault_axum::{CsrfLayer, CsrfToken, Session, SessionLayer};
 use sessionvault_testkit::Events;
 use tower::ServiceExt as _;

@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use jiff::SignedDuration;
 use sessionvault::{
-    CookieMode, GuessingLimit, Keyring, MemoryStore, SessionConfig, SessionManager,
+    CookieMode, GuessingLimit, Keyring, SessionConfig, SessionManager, store::MemoryStore,
 };
 use sessionvault_axum::{Session, SessionError, SessionLayer, TrustedProxies};
 use tower::ServiceExt as _;

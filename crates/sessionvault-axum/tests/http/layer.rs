@@ -9,7 +9,9 @@ use axum::extract::Query;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use sessionvault::{CookieConfig, CookieMode, Keyring, MemoryStore, SessionConfig, SessionManager};
+use sessionvault::{
+    CookieConfig, CookieMode, Keyring, SessionConfig, SessionManager, store::MemoryStore,
+};
 use sessionvault_axum::{Session, SessionError, SessionLayer};
 use sessionvault_testkit::{Events, TestStore};
 use tower::ServiceExt as _;

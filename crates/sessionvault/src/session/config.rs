@@ -13,7 +13,7 @@ use crate::Error;
 /// Session behaviour. The defaults are the secure ones (OWASP ASVS level 2: 30 minutes idle,
 /// 12 hours absolute).
 ///
-/// The setters take any value; [`SessionManagerBuilder::build`](crate::session::SessionManagerBuilder::build)
+/// The setters take any value; [`SessionManagerBuilder::build`](crate::SessionManagerBuilder::build)
 /// checks them (see [`SessionConfig::validate`]) and refuses a configuration that cannot work.
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
@@ -82,7 +82,7 @@ impl SessionConfig {
     ///
     /// Measured only on requests that set a value, by one encoding pass that writes nothing.
     /// In the cookie modes the cookie's own limit
-    /// ([`MAX_SET_COOKIE_LEN`](crate::session::MAX_SET_COOKIE_LEN), 4096 bytes of `Set-Cookie` header)
+    /// ([`MAX_SET_COOKIE_LEN`](crate::cookie::MAX_SET_COOKIE_LEN), 4096 bytes of `Set-Cookie` header)
     /// is the one that binds, and is reported with the same error.
     pub fn with_max_data_size(mut self, bytes: usize) -> Self {
         self.max_data_size = bytes;

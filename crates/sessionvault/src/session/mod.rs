@@ -34,17 +34,3 @@ pub(crate) mod size;
 pub(crate) mod state;
 pub(crate) mod turns;
 pub(crate) mod values;
-
-pub use config::SessionConfig;
-pub use cookie::{
-    CookieConfig, CookieValue, IncomingCookie, MAX_SET_COOKIE_LEN, SameSite, find_cookie,
-};
-pub use devices::SessionInfo;
-pub use engine::CookieMode;
-pub use fingerprint::{FingerprintPolicy, user_agent_family};
-pub use guessing::GuessingLimit;
-pub use handle::Session;
-pub use manager::{SessionManager, SessionManagerBuilder};
-pub use meta::RequestMeta;
-pub use sign_in::Deadlines;
-pub use state::CSRF_SECRET_KEY;

@@ -4,10 +4,10 @@ pub(crate) mod arb;
 
 use std::path::PathBuf;
 
-use sessionvault::session::IncomingCookie;
+use sessionvault::cookie::IncomingCookie;
 use sessionvault::{
-    CookieMode, Keyring, ManualClock, MemoryStore, RequestMeta, Session, SessionConfig,
-    SessionManager,
+    CookieMode, Keyring, ManualClock, RequestMeta, Session, SessionConfig, SessionManager,
+    store::MemoryStore,
 };
 use sessionvault_testkit::{Events, TestStore};
 
