@@ -1,6 +1,73 @@
 //! sessionvault keeps web sessions safe by default: secret keys that cannot be guessed, cookies
 //! that cannot be forged, and sessions that can be shared byte for byte with Flask applications.
 //!
+//! An application builds one [`SessionManager`] at start-up and asks it for the [`Session`] of
+//! each request; a framework layer (`sessionvault-axum`) does the cookie handling shown here.
+//!
+//! ```
+//! use sessionvault::cookie::IncomingCookie;
+//! use sessionvault::store::MemoryStore;
+//! use sessionvault::{Keyring, RequestMeta, SessionManager};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // At start-up: a key that cannot be guessed, and a store for the sessions.
+//! let manager = SessionManager::builder(Keyring::generate()?)
+//!     .with_store(MemoryStore::new())
+//!     .build()?;
+//!
+//! // A request without a cookie: the handler writes, the response sets the cookie.
+//! let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+//! session.insert("user_id", 42).await?;
+//! let set_cookie = session.commit().await?.ok_or("a new session sets its cookie")?;
+//! assert!(set_cookie.starts_with("__Host-session=") && set_cookie.contains("HttpOnly"));
+//!
+//! // The next request brings the cookie back and reads what the first one saved.
+//! let (_, value) = set_cookie
+//!     .split(';')
+//!     .next()
+//!     .and_then(|pair| pair.split_once('='))
+//!     .ok_or("name=value")?;
+//! let session = manager.session(IncomingCookie::One(value.into()), RequestMeta::default());
+//! assert_eq!(session.get::<u64>("user_id").await?, Some(42));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Design overview
+//!
+//! - [`SessionManager`] and [`Session`]: the engine and the per-request handle; [`cookie`]
+//!   holds what an HTTP layer needs to read the request's cookie. A request's
+//!   reads see the stored session plus its own writes; its writes are recorded as a change set
+//!   and saved after the handler by compare-and-set, replayed on the fresh record when another
+//!   request saved first. [`Session::update`] does read-modify-write that concurrent requests
+//!   cannot lose. Within one process, writers of one session take turns, each starting from
+//!   the record the one before saved, so they do not lose races to each other.
+//! - [`store`]: the [`SessionStore`](store::SessionStore) trait (create-if-absent,
+//!   compare-and-set, tombstones, a per-user index) and
+//!   [`MemoryStore`](store::MemoryStore); SQL and Redis stores live in their own crates.
+//! - [`Keyring`]: the secret that signs and the older secrets that still verify, each checked
+//!   against a built-in list of published keys and for length, repeats, runs and words. Keys
+//!   for each purpose (ID hashing, cookie sealing) are derived from it with HKDF, so no key does
+//!   two jobs.
+//! - [`flask`]: Flask's session cookie format (itsdangerous, tagged JSON, zlib) implemented to
+//!   the byte, so a Rust service and a Flask application can read and write each other's
+//!   sessions. [`sealed`]: encrypted cookies for apps without a store.
+//! - [`SecurityEvent`]: what happened to sessions, through `tracing` (target
+//!   `sessionvault::security`, with only a prefix of the keyed hash) and the application's
+//!   [`EventSink`]s (hooks; [`EventCounts`] counts for metrics). Anomaly detection reports
+//!   through them: a session used from another browser family or network
+//!   ([`FingerprintPolicy`]), clients guessing IDs ([`GuessingLimit`]), ended sessions
+//!   presented again.
+//!
+//! Non-goals: the core crate does no HTTP and no network I/O; frameworks and stores build on
+//! it (`sessionvault-axum`, `sessionvault-sqlx`).
+//!
+//! # Flask cookies
+//!
+//! [`flask::FlaskCodec`] reads and writes Flask's session cookies, under a keyring that refuses
+//! guessable secrets and still verifies cookies signed with the older ones:
+//!
 //! ```
 //! use sessionvault::Keyring;
 //! use sessionvault::flask::{FlaskCodec, Value};
@@ -15,32 +82,6 @@
 //! assert_eq!(codec.verify(&cookie)?.value(), &session);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-//!
-//! # Design overview
-//!
-//! - [`SessionManager`] and [`Session`]: the engine and the per-request handle. A request's
-//!   reads see the stored session plus its own writes; its writes are recorded as a change set
-//!   and saved after the handler by compare-and-set, replayed on the fresh record when another
-//!   request saved first. [`Session::update`] does read-modify-write that concurrent requests
-//!   cannot lose. Within one process, writers of one session take turns, each starting from
-//!   the record the one before saved, so they do not lose races to each other.
-//! - [`store`]: the [`SessionStore`] trait (create-if-absent, compare-and-set, tombstones, a
-//!   per-user index) and [`MemoryStore`]; SQL and Redis stores live in their own crates.
-//! - [`Keyring`]: the secret that signs and the older secrets that still verify, each checked
-//!   against a built-in list of published keys and for length, repeats, runs and words. Keys
-//!   for each purpose (ID hashing, cookie sealing) are derived from it with HKDF, so no key does
-//!   two jobs.
-//! - [`flask`]: Flask's session cookie format (itsdangerous, tagged JSON, zlib) implemented to
-//!   the byte, so a Rust service and a Flask application can read and write each other's
-//!   sessions. [`sealed`]: encrypted cookies for apps without a store.
-//! - [`events`]: what happened to sessions, through `tracing` and the application's
-//!   [`EventSink`]s (hooks; [`EventCounts`] counts for metrics). Anomaly detection reports
-//!   through them: a session used from another browser family or network
-//!   ([`FingerprintPolicy`]), clients guessing IDs ([`GuessingLimit`]), ended sessions
-//!   presented again.
-//!
-//! Non-goals: the core crate does no HTTP and no network I/O; frameworks and stores build on
-//! it (`sessionvault-axum`, `sessionvault-sqlx`).
 //!
 //! # Guarantees of server-side sessions
 //!

@@ -67,17 +67,68 @@ impl Session {
 
     /// Reports a security event about this request (logged, and given to the event sink), for
     /// layers built on the session such as CSRF protection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// use sessionvault::SecurityEvent;
+    ///
+    /// // A layer built on the session refused a request.
+    /// session.report_event(SecurityEvent::CsrfRejected { reason: "missing_token" });
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn report_event(&self, event: SecurityEvent) {
         self.engine().emit(event);
     }
 
     /// True once anything has read or written the session during this request: the response
     /// then depends on it (`Vary: Cookie`, no caching).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// assert!(!session.is_loaded());
+    /// session.get::<u32>("n").await?;
+    /// assert!(session.is_loaded(), "the response now depends on the cookie");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_loaded(&self) -> bool {
         self.shared.loaded.load(Ordering::Acquire)
     }
 
     /// The `Set-Cookie` header that deletes the session cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// let header = session.clear_cookie_header();
+    /// assert!(header.starts_with("__Host-session=;") && header.contains("Max-Age=0"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn clear_cookie_header(&self) -> String {
         self.engine().config.cookie.clear_header()
     }
@@ -92,6 +143,30 @@ impl Session {
     /// [`SessionConfig::with_max_data_size`](crate::SessionConfig::with_max_data_size), or a
     /// cookie-held session would outgrow a cookie. In every case nothing of this request was
     /// saved and the stored session is as it was; the caller must not report success.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.insert("n", 1).await?;
+    /// let set_cookie = session.commit().await?.ok_or("a new session sets its cookie")?;
+    /// // The next request brings the cookie back and sees what this one saved.
+    /// let (_, value) = set_cookie
+    ///     .split(';')
+    ///     .next()
+    ///     .and_then(|pair| pair.split_once('='))
+    ///     .ok_or("name=value")?;
+    /// let next = manager.session(IncomingCookie::One(value.into()), RequestMeta::default());
+    /// assert_eq!(next.get::<u32>("n").await?, Some(1));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn commit(&self) -> Result<Option<String>, Error> {
         if let Some(done) = self.try_commit() {
             return done;
@@ -111,6 +186,26 @@ impl Session {
     /// [`commit`](Self::commit) without waiting, when nothing needs the store: the session was
     /// never touched, or (server mode) the request changed nothing and the idle deadline is not
     /// yet due, the common read-only request. `None` means that `commit` must run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// // A request that never touched its session is done without waiting.
+    /// assert!(matches!(session.try_commit(), Some(Ok(None))));
+    /// // One that wrote needs the store: `commit` must run.
+    /// let written = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// written.insert("n", 1).await?;
+    /// assert!(written.try_commit().is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_commit(&self) -> Option<Result<Option<String>, Error>> {
         if !self.is_loaded() {
             // Never touched: no lock, no I/O, no crypto, no cookie.

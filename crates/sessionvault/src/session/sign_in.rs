@@ -29,6 +29,25 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.insert("cart", 3).await?;
+    /// session.cycle_id().await?;
+    /// // The response sets a new cookie; the data goes with it.
+    /// assert!(session.commit().await?.is_some());
+    /// assert_eq!(session.get::<u32>("cart").await?, Some(3));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn cycle_id(&self) -> Result<(), Error> {
         let mut state = self.loaded().await?;
         state.cycle = true;
@@ -44,6 +63,23 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.login("alice").await?;
+    /// assert_eq!(session.user().await?.as_deref(), Some("alice"));
+    /// assert!(session.commit().await?.is_some(), "a new ID, in a new cookie");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn login(&self, user: &str) -> Result<(), Error> {
         let mut state = self.loaded().await?;
         state.login = Some(user.to_owned());
@@ -59,6 +95,25 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.login("alice").await?;
+    /// session.logout().await?;
+    /// assert_eq!(session.user().await?, None);
+    /// let clear = session.commit().await?.ok_or("the cookie is cleared")?;
+    /// assert!(clear.contains("Max-Age=0"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn logout(&self) -> Result<(), Error> {
         self.destroy().await
     }
@@ -68,6 +123,23 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.insert("a", 1).await?;
+    /// session.destroy().await?;
+    /// assert!(session.is_empty().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn destroy(&self) -> Result<(), Error> {
         let mut state = self.loaded().await?;
         state.destroy = true;
@@ -81,6 +153,23 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// assert_eq!(session.user().await?, None);
+    /// session.login("alice").await?;
+    /// assert_eq!(session.user().await?.as_deref(), Some("alice"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn user(&self) -> Result<Option<String>, Error> {
         let state = self.loaded().await?;
         if state.destroy {
@@ -98,6 +187,25 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// use jiff::SignedDuration;
+    ///
+    /// assert_eq!(session.auth_age().await?, None);
+    /// session.login("alice").await?;
+    /// assert_eq!(session.auth_age().await?, Some(SignedDuration::ZERO));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn auth_age(&self) -> Result<Option<SignedDuration>, Error> {
         let state = self.loaded().await?;
         if state.login.is_some() {
@@ -115,6 +223,25 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// assert_eq!(session.deadlines().await?, None, "no session yet");
+    /// session.insert("a", 1).await?;
+    /// session.commit().await?;
+    /// let deadlines = session.deadlines().await?.ok_or("saved")?;
+    /// assert!(deadlines.created < deadlines.idle && deadlines.idle <= deadlines.absolute);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn deadlines(&self) -> Result<Option<Deadlines>, Error> {
         let state = self.loaded().await?;
         Ok(state.live_record().map(|record| Deadlines {
@@ -129,6 +256,25 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when the store fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.login("alice").await?;
+    /// session.commit().await?;
+    /// let devices = session.devices().await?;
+    /// assert_eq!(devices.len(), 1);
+    /// assert!(devices[0].current);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn devices(&self) -> Result<Vec<SessionInfo>, Error> {
         let (user, key) = self.user_and_key().await?;
         let engine = self.engine();
@@ -146,6 +292,29 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when the store fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// // Alice signs in on her phone, then here, and ends the phone's session from here.
+    /// let phone = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// phone.login("alice").await?;
+    /// phone.commit().await?;
+    /// session.login("alice").await?;
+    /// session.commit().await?;
+    /// let other = session.devices().await?.into_iter().find(|d| !d.current).ok_or("two")?;
+    /// assert!(session.revoke_device(&other.handle).await?);
+    /// assert_eq!(session.devices().await?.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn revoke_device(&self, handle: &str) -> Result<bool, Error> {
         let (Some(user), _) = self.user_and_key().await? else {
             return Ok(false);
@@ -179,6 +348,26 @@ impl Session {
     ///
     /// [`Error::Store`] when the store fails; [`Error::Config`] in a cookie mode without a
     /// store, where a signed cookie cannot be taken back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// let laptop = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// laptop.login("alice").await?;
+    /// laptop.commit().await?;
+    /// session.login("alice").await?;
+    /// session.commit().await?;
+    /// assert_eq!(session.revoke_others().await?, 1, "the laptop is signed out");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn revoke_others(&self) -> Result<u64, Error> {
         let engine = self.engine();
         mode::check_revocable(engine)?;

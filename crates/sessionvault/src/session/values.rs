@@ -16,6 +16,23 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails; [`Error::ValueType`] when the value is not a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.insert("theme", "dark").await?;
+    /// assert_eq!(session.get::<String>("theme").await?.as_deref(), Some("dark"));
+    /// assert_eq!(session.get::<String>("missing").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let state = self.loaded().await?;
         // Read in place, without a copy of the stored value.
@@ -30,6 +47,22 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.insert("cart", vec![3, 5]).await?;
+    /// assert_eq!(session.get_value("cart").await?, Some(serde_json::json!([3, 5])));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_value(&self, key: &str) -> Result<Option<serde_json::Value>, Error> {
         Ok(self.loaded().await?.lookup(key).cloned())
     }
@@ -40,6 +73,24 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.insert("a", 1).await?;
+    /// session.insert("b", "two").await?;
+    /// let entries = session.entries().await?;
+    /// assert_eq!(entries.keys().collect::<Vec<_>>(), ["a", "b"]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn entries(&self) -> Result<BTreeMap<String, serde_json::Value>, Error> {
         Ok(self.loaded().await?.view())
     }
@@ -49,6 +100,23 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// assert_eq!(session.len().await?, 0);
+    /// session.insert("a", 1).await?;
+    /// assert_eq!(session.len().await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn len(&self) -> Result<usize, Error> {
         Ok(self.loaded().await?.view().len())
     }
@@ -58,6 +126,23 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// assert!(session.is_empty().await?);
+    /// session.insert("a", 1).await?;
+    /// assert!(!session.is_empty().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn is_empty(&self) -> Result<bool, Error> {
         Ok(self.len().await? == 0)
     }
@@ -70,6 +155,24 @@ impl Session {
     ///
     /// [`Error::ValueType`] when the value cannot be serialized; [`Error::Store`] when loading
     /// fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.insert("visits", 1).await?;
+    /// assert_eq!(session.get::<u32>("visits").await?, Some(1));
+    /// // Saved after the handler: the response sets the cookie that names the new session.
+    /// assert!(session.commit().await?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value =
             serde_json::to_value(value).map_err(|_| Error::ValueType { key: key.into() })?;
@@ -81,6 +184,23 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.insert("flash", "Saved!").await?;
+    /// session.remove("flash").await?;
+    /// assert_eq!(session.get::<String>("flash").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn remove(&self, key: &str) -> Result<(), Error> {
         self.record(Change::Remove(key.into())).await
     }
@@ -90,6 +210,25 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Store`] when loading fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// session.login("alice").await?;
+    /// session.insert("a", 1).await?;
+    /// session.clear().await?;
+    /// assert!(session.is_empty().await?);
+    /// assert_eq!(session.user().await?.as_deref(), Some("alice"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn clear(&self) -> Result<(), Error> {
         self.record(Change::Clear).await
     }
@@ -120,6 +259,24 @@ impl Session {
     ///
     /// [`CookieMode::Sealed`]: crate::CookieMode::Sealed
     /// [`CookieMode::Flask`]: crate::CookieMode::Flask
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// let n = session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+    /// assert_eq!(n, 1);
+    /// let n = session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+    /// assert_eq!(n, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn update<T, F>(&self, key: &str, f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned,
@@ -150,6 +307,30 @@ impl Session {
     ///
     /// As [`update`](Self::update), [`Error::UpdateNeedsServerMode`] in the cookie modes
     /// included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sessionvault::{Keyring, RequestMeta, SessionManager, cookie::IncomingCookie};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = SessionManager::builder(Keyring::generate()?)
+    /// #     .with_store(sessionvault::store::MemoryStore::new())
+    /// #     .build()?;
+    /// # let session = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    /// use serde_json::{Value, json};
+    ///
+    /// let next = |n: Option<Value>| match n {
+    ///     None => Ok(json!(1)),
+    ///     Some(Value::Number(n)) => Ok(json!(n.as_u64().unwrap_or(0) + 1)),
+    ///     Some(_) => Err("not a number"),
+    /// };
+    /// assert_eq!(session.try_update_value("n", next).await?, Ok(json!(1)));
+    /// session.insert("word", "hello").await?;
+    /// assert_eq!(session.try_update_value("word", next).await?, Err("not a number"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn try_update_value<E, F>(
         &self,
         key: &str,
