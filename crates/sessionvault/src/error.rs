@@ -71,7 +71,10 @@ pub enum Error {
     /// The configuration cannot work: a timeout, renewal interval or grace window that is zero,
     /// negative or longer than [`SessionConfig::MAX_DURATION`](crate::SessionConfig::MAX_DURATION),
     /// or server mode without a store. The message names the setting. Returned by
-    /// [`SessionManagerBuilder::build`](crate::SessionManagerBuilder::build), before any request.
+    /// [`SessionManagerBuilder::build`](crate::SessionManagerBuilder::build), before any request;
+    /// and by [`SessionManager::revoke_all_for_user`](crate::SessionManager::revoke_all_for_user)
+    /// and [`Session::revoke_others`](crate::Session::revoke_others) in a cookie mode without a
+    /// store, where nothing can take a signed cookie back.
     #[error("invalid session configuration: {0}")]
     Config(Cow<'static, str>),
 
@@ -173,7 +176,8 @@ impl Error {
         matches!(self, Self::SessionTooLarge { .. })
     }
 
-    /// True for a configuration that cannot work, found when the manager is built.
+    /// True for a configuration that cannot work: found when the manager is built, or when a
+    /// revocation needs the store the manager lacks.
     pub fn is_config(&self) -> bool {
         matches!(self, Self::Config(_))
     }
