@@ -80,7 +80,7 @@ impl SessionManagerBuilder {
     }
 
     /// Adds a receiver of every security event (after it is logged). Call it once per sink:
-    /// an alerting hook, [`EventCounts`](crate::events::EventCounts) for metrics, and so on.
+    /// an alerting hook, [`EventCounts`](crate::EventCounts) for metrics, and so on.
     pub fn with_event_sink(mut self, sink: impl EventSink) -> Self {
         self.events.push(Arc::new(sink));
         self
@@ -95,15 +95,8 @@ impl SessionManagerBuilder {
     pub fn build(self) -> Result<SessionManager, Error> {
         self.config.validate()?;
         let mode = Mode::new(self.mode, &self.keyring, &self.config);
-        let denylist = self.mode != CookieMode::Server && self.store.is_some();
-        let store: Arc<dyn SessionStore> = match (self.mode, self.store) {
-            (_, Some(store)) => store,
-            (CookieMode::Server, None) => {
-                return Err(Error::Config("server mode needs a session store".into()));
-            }
-            // Client modes never touch the store; an empty one keeps the engine uniform.
-            (_, None) => Arc::new(crate::store::MemoryStore::new()),
-        };
+        let denylist = mode.keeps_denylist(self.store.is_some());
+        let store = mode.store(self.store)?;
         Ok(SessionManager {
             engine: Arc::new(Engine {
                 store,

@@ -2,6 +2,8 @@
 //! live is sent from here to server mode (`server_*`) or to the cookie modes
 //! ([`super::cookie_held`]).
 
+use std::sync::Arc;
+
 use super::config::SessionConfig;
 use super::cookie::IncomingCookie;
 use super::cookie_held;
@@ -16,6 +18,7 @@ use crate::events::SecurityEvent;
 use crate::flask::FlaskCodec;
 use crate::id::StoreKey;
 use crate::sealed::SealedCodec;
+use crate::store::{MemoryStore, SessionStore};
 use crate::{Error, Keyring};
 
 impl Mode {
@@ -28,6 +31,24 @@ impl Mode {
                 FlaskCodec::new(keyring.clone())
                     .with_max_age(Some(config.absolute_timeout.as_secs().max(0) as u64)),
             )),
+        }
+    }
+
+    /// True when sessions live in the cookie and `has_store`: the store then keeps the denylist.
+    pub(crate) fn keeps_denylist(&self, has_store: bool) -> bool {
+        matches!(self, Self::Cookie(_)) && has_store
+    }
+
+    /// The store the engine works with: the one given, which server mode cannot do without.
+    pub(crate) fn store(
+        &self,
+        given: Option<Arc<dyn SessionStore>>,
+    ) -> Result<Arc<dyn SessionStore>, Error> {
+        match (self, given) {
+            (_, Some(store)) => Ok(store),
+            (Self::Server, None) => Err(Error::Config("server mode needs a session store".into())),
+            // The cookie modes never touch the store; an empty one keeps the engine uniform.
+            (Self::Cookie(_), None) => Ok(Arc::new(MemoryStore::new())),
         }
     }
 
