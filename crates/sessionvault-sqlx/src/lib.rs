@@ -9,9 +9,18 @@
 //! its JSON text inside a JSONB string, and its user is indexed with U+FFFD in place of NUL
 //! (lookups still match the exact name only). Nothing changes in the schema.
 
+//!
+//! Each store sits behind a cargo feature, both on by default: `sqlite` for [`SqliteStore`],
+//! `postgres` for [`PgStore`]. A build with one leaves the other's driver out.
+
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod schema;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

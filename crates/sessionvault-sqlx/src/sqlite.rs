@@ -71,7 +71,7 @@ impl SqliteStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        for statement in SCHEMA {
+        for &statement in SCHEMA {
             sqlx::query(statement)
                 .execute(&mut *tx)
                 .await
