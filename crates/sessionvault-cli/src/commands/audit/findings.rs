@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sessionvault::flask::{Digest, decode_unverified};
 
-use crate::crack::{Matcher, search_known};
+use crate::commands::crack::{Matcher, search_known};
 
 /// How bad a finding is. `High` makes `audit` exit 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
