@@ -209,9 +209,10 @@ fn verify_in(memory: &mut Memory, stored: &str, password: &[u8]) -> bool {
     let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
         return false;
     };
-    let (Ok(algorithm), Ok(params)) =
-        (Algorithm::try_from(hash.algorithm.as_str()), Params::try_from(&hash))
-    else {
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(hash.algorithm.as_str()),
+        Params::try_from(&hash),
+    ) else {
         return false;
     };
     let Ok(version) = hash.version.map(Version::try_from).transpose() else {
