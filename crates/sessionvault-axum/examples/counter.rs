@@ -78,7 +78,7 @@ enum Mode {
 
 async fn manager(args: &Args) -> anyhow::Result<SessionManager> {
     let read = |path: &PathBuf| {
-        sessionvault::keyring::read_secret_file(path)
+        sessionvault::tooling::read_secret_file(path)
             .with_context(|| format!("cannot read {}", path.display()))
     };
     let mut keyring = match &args.secret_file {

@@ -80,7 +80,7 @@ fn default_secret_path(store: &str) -> PathBuf {
 /// Reads the key file, or creates it with a fresh key readable by its owner only.
 fn load_or_create_secret(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     if path.exists() {
-        return sessionvault::keyring::read_secret_file(path)
+        return sessionvault::tooling::read_secret_file(path)
             .with_context(|| format!("cannot read {}", path.display()));
     }
     let key = sessionvault::Secret::generate(sessionvault::keyring::DEFAULT_GENERATED_LEN)
@@ -125,7 +125,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| default_secret_path(&args.store));
     let mut keyring = Keyring::new(load_or_create_secret(&secret_path)?)?;
     for path in &args.fallback_secret_file {
-        let old = sessionvault::keyring::read_secret_file(path)
+        let old = sessionvault::tooling::read_secret_file(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         keyring = keyring
             .with_fallback(old)

@@ -84,7 +84,7 @@ fn t0() -> Timestamp {
 fn fresh_key() -> StoreKey {
     let id = SessionId::generate().unwrap_or_else(|e| panic!("OS RNG: {e}"));
     let keyring = Keyring::generate().unwrap_or_else(|e| panic!("OS RNG: {e}"));
-    sessionvault::id::IdHasher::new(&keyring).key(&id)
+    sessionvault::tooling::IdHasher::new(&keyring).key(&id)
 }
 
 /// A live record for tests.

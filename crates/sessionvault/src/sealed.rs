@@ -155,7 +155,7 @@ mod tests {
     fn rotation_keeps_old_cookies_readable() {
         let old = Keyring::generate().unwrap();
         let sealed = SealedCodec::new(&old).seal("n", b"x").unwrap();
-        let rotated = Keyring::legacy_unchecked(
+        let rotated = Keyring::danger_legacy_unchecked(
             Keyring::generate().unwrap().current().expose(),
             [old.current().expose()],
         );
