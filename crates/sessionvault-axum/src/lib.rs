@@ -54,6 +54,6 @@ mod proxy;
 
 pub use csrf::{CsrfLayer, CsrfService, CsrfToken};
 pub use error::SessionError;
-pub use extract::Session;
+pub use extract::{MissingSession, Session};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use proxy::{ForwardedHeader, InvalidProxy, TrustedProxies};

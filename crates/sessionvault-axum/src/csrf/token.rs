@@ -1,14 +1,13 @@
 //! The synchronizer token: kept in the session, handed to pages masked with a fresh pad.
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::{SESSION_KEY, TOKEN_LEN};
-use crate::SessionError;
+use crate::{MissingSession, SessionError};
 
 /// Unmasks a token from a page: base64url of pad and token XOR pad.
 pub(super) fn unmask(masked: &str) -> Option<[u8; TOKEN_LEN]> {
@@ -70,11 +69,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let Some(session) = parts.extensions.get::<sessionvault::Session>().cloned() else {
-            return Err((
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "No session on this request. Is `SessionLayer` installed on this route?\n",
-            )
-                .into_response());
+            return Err(MissingSession.into_response());
         };
         let token = session_token(&session)
             .await
