@@ -42,7 +42,10 @@ pub(crate) fn pages() -> minijinja::Environment<'static> {
         ("login.html", include_str!("../../templates/login.html")),
         ("account.html", include_str!("../../templates/account.html")),
         ("devices.html", include_str!("../../templates/devices.html")),
-        ("password.html", include_str!("../../templates/password.html")),
+        (
+            "password.html",
+            include_str!("../../templates/password.html"),
+        ),
         ("events.html", include_str!("../../templates/events.html")),
     ] {
         // The templates are part of the binary and checked by the tests; a broken one is a bug.
