@@ -8,6 +8,11 @@
 //! included: PostgreSQL's JSONB and TEXT refuse NUL, so there a record holding one is kept as
 //! its JSON text inside a JSONB string, and its user is indexed with U+FFFD in place of NUL
 //! (lookups still match the exact name only). Nothing changes in the schema.
+//!
+//! Both stores write the same columns the same way (`row.rs`), the user in `user_id`. A SQLite
+//! database made before schema version 2, whose column was called `user`, is migrated when
+//! opened: the column is renamed in place, rows and index kept; code older than version 2 then
+//! refuses the database rather than misread it.
 
 //!
 //! Each store sits behind a cargo feature, both on by default: `sqlite` for [`SqliteStore`],
@@ -15,6 +20,8 @@
 
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod row;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod schema;
 #[cfg(feature = "sqlite")]
