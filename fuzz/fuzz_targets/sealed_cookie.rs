@@ -7,7 +7,7 @@ use sessionvault::Keyring;
 use sessionvault::sealed::SealedCodec;
 
 fuzz_target!(|data: &[u8]| {
-    let keyring = Keyring::legacy_unchecked("fuzzing key, not a secret", ["retired key"]);
+    let keyring = Keyring::danger_legacy_unchecked("fuzzing key, not a secret", ["retired key"]);
     let codec = SealedCodec::new(&keyring);
     if let Ok(text) = std::str::from_utf8(data) {
         // The fuzzer cannot produce a valid Poly1305 tag, so nothing it writes may open.

@@ -58,7 +58,7 @@ fn keyring(
     match checked {
         Ok(ring) => Ok((ring, None)),
         Err(error) if allow_weak => Ok((
-            Keyring::legacy_unchecked(secret, fallbacks),
+            Keyring::danger_legacy_unchecked(secret, fallbacks),
             Some(error.to_string()),
         )),
         Err(error) => Err(errors::from_core(error)),

@@ -17,21 +17,20 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use axum::Router;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use jiff::SignedDuration;
 use sessionvault::timeout::parse_timeout;
-use sessionvault::{
-    CookieConfig, CookieMode, Keyring, SessionConfig, SessionManager, store::MemoryStore,
-};
+use sessionvault::{Keyring, SessionManager};
 use sessionvault_axum::{Session, SessionError, SessionLayer};
-use sessionvault_redis::RedisStore;
-use sessionvault_sqlx::{PgStore, SqliteStore};
+use sessionvault_startup::{
+    ModeArg, StoreUrl, Timeouts, read_secret, session_config, with_fallback_files,
+};
 
 #[derive(Parser, Debug)]
 #[command(about = "sessionvault counter example")]
@@ -47,8 +46,8 @@ struct Args {
     #[arg(long, default_value = "sqlite:counter.db")]
     store: String,
     /// Where session state lives.
-    #[arg(long, value_enum, default_value_t = Mode::Server)]
-    cookie_mode: Mode,
+    #[arg(long, value_enum, default_value_t = ModeArg::Server)]
+    cookie_mode: ModeArg,
     /// A file whose text, less one trailing newline, is the secret key (as Flask's
     /// SECRET_KEY). Without it, a fresh key is generated at each start.
     #[arg(long)]
@@ -57,12 +56,8 @@ struct Args {
     /// docs/SECURITY.md). Repeatable, newest first.
     #[arg(long, value_name = "PATH", requires = "secret_file")]
     fallback_secret_file: Vec<PathBuf>,
-    /// Idle timeout, such as `2s`, `30m` or `12h` (positive, at most 400 days).
-    #[arg(long, default_value = "30m", value_parser = parse_timeout, allow_hyphen_values = true)]
-    idle_timeout: SignedDuration,
-    /// Absolute lifetime, such as `12h` (positive, at most 400 days).
-    #[arg(long, default_value = "12h", value_parser = parse_timeout, allow_hyphen_values = true)]
-    absolute_timeout: SignedDuration,
+    #[command(flatten)]
+    timeouts: Timeouts,
     /// How often the sweeper removes expired sessions from the store (SQLite, PostgreSQL).
     #[arg(long, default_value = "60s", value_parser = parse_timeout)]
     sweep_interval: SignedDuration,
@@ -71,61 +66,19 @@ struct Args {
     insecure_dev: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Mode {
-    Server,
-    Sealed,
-    Flask,
-}
-
 async fn manager(args: &Args) -> anyhow::Result<SessionManager> {
-    let read = |path: &PathBuf| {
-        sessionvault::keyring::read_secret_file(path)
-            .with_context(|| format!("cannot read {}", path.display()))
-    };
-    let mut keyring = match &args.secret_file {
-        Some(path) => Keyring::new(read(path)?)?,
+    let keyring = match &args.secret_file {
+        Some(path) => Keyring::new(read_secret(path)?)?,
         None => Keyring::generate()?,
     };
-    for path in &args.fallback_secret_file {
-        keyring = keyring
-            .with_fallback(read(path)?)
-            .with_context(|| format!("fallback key {}", path.display()))?;
-    }
-    let cookie = if args.insecure_dev {
-        CookieConfig::dangerous_insecure_dev()
-    } else {
-        CookieConfig::default()
-    };
-    let config = SessionConfig::default()
-        .with_idle_timeout(args.idle_timeout)
-        .with_absolute_timeout(args.absolute_timeout)
-        .with_cookie(cookie);
-    let mode = match args.cookie_mode {
-        Mode::Server => CookieMode::Server,
-        Mode::Sealed => CookieMode::Sealed,
-        Mode::Flask => CookieMode::Flask,
-    };
+    let keyring = with_fallback_files(keyring, &args.fallback_secret_file)?;
     let builder = SessionManager::builder(keyring)
-        .with_config(config)
-        .with_mode(mode);
-    let builder = if args.store == "memory" {
-        builder.with_store(MemoryStore::new())
-    } else if let Some(path) = args.store.strip_prefix("sqlite:") {
-        builder.with_store(SqliteStore::open(path).await?)
-    } else if args.store.starts_with("postgres://") || args.store.starts_with("postgresql://") {
-        builder.with_store(PgStore::connect(&args.store).await?)
-    } else if args.store.starts_with("redis") {
-        builder.with_store(RedisStore::connect(&args.store).await?)
-    } else {
-        bail!(
-            "unsupported --store {:?}: use memory, sqlite:PATH, postgres://USER@HOST:PORT/DB, \
-             redis://HOST:PORT[/DB], rediss://..., redis-cluster://HOST:PORT[,HOST:PORT...] or \
-             redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]",
-            args.store
-        )
-    };
-    Ok(builder.build()?)
+        .with_config(session_config(args.timeouts, args.insecure_dev))
+        .with_mode(args.cookie_mode.mode());
+    Ok(StoreUrl::parse(&args.store)?
+        .install(builder)
+        .await?
+        .build()?)
 }
 
 async fn read(session: Session) -> Result<String, SessionError> {

@@ -26,7 +26,8 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use clap::Parser;
 use sessionvault::Keyring;
-use sessionvault::id::{IdHasher, SessionId, StoreKey};
+use sessionvault::id::{SessionId, StoreKey};
+use sessionvault::tooling::IdHasher;
 
 #[derive(Parser, Debug)]
 #[command(about = "sessionvault floor example: a benchmark yardstick")]

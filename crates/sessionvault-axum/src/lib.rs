@@ -45,6 +45,45 @@
 //!     .with_trusted_proxies(TrustedProxies::new(["127.0.0.1", "10.0.0.0/8"])?);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # CSRF protection
+//!
+//! A cookie is sent with every request to the site, forged ones included. Install
+//! [`CsrfLayer`] inside the session layer on every route that changes state: it checks a
+//! token bound to the session (put [`CsrfToken::masked`] in each form) and the browser's Fetch
+//! Metadata or `Origin`, and refuses with 403 otherwise. See the [`csrf`] module.
+//!
+//! ```no_run
+//! # use axum::{Router, routing::get};
+//! # use sessionvault_axum::{CsrfLayer, SessionLayer};
+//! # fn manager() -> sessionvault::SessionManager { unimplemented!() }
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "form" }).post(|| async { "done" }))
+//!     .layer(CsrfLayer::new())
+//!     .layer(SessionLayer::new(manager()));
+//! ```
+//!
+//! # Security
+//!
+//! - The cookie is `__Host-`, `Secure`, `HttpOnly` and `SameSite=Lax` by default
+//!   ([`sessionvault::CookieConfig`]); plain HTTP needs a setting whose name starts with
+//!   `dangerous`.
+//! - A save that fails never becomes a success: the response is replaced by 503, 409 or 413.
+//! - Client addresses come from `X-Forwarded-For` or `Forwarded` only when the connecting peer
+//!   is a proxy you named; otherwise a client could choose the address that the guessing limit
+//!   and the fingerprint see.
+//! - A handler that asks for a [`Session`] on a route without the layer gets
+//!   [`MissingSession`] (500), never an empty session.
+//! - The manager's guarantees and the threat model: the `sessionvault` crate docs and
+//!   `docs/SECURITY.md`.
+//!
+//! # Examples
+//!
+//! - `examples/counter.rs`: a counter server on any store and cookie mode, with sign-in, the
+//!   devices list and revoking (`cargo run -p sessionvault-axum --example counter`).
+//! - `examples/floor.rs`: the cost floor of a session lookup, for the benchmarks.
+//! - The `sessionvault-demo` crate: a login application with CSRF, devices, password change
+//!   and monitoring.
 
 pub mod csrf;
 mod error;
@@ -54,6 +93,6 @@ mod proxy;
 
 pub use csrf::{CsrfLayer, CsrfService, CsrfToken};
 pub use error::SessionError;
-pub use extract::Session;
+pub use extract::{MissingSession, Session};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use proxy::{ForwardedHeader, InvalidProxy, TrustedProxies};

@@ -41,7 +41,7 @@ pub(crate) fn secrets(args: &SecretArgs) -> anyhow::Result<Vec<Zeroizing<Vec<u8>
 /// must work whatever their key is.
 pub(crate) fn legacy_keyring(args: &SecretArgs) -> anyhow::Result<Keyring> {
     let secrets = secrets(args)?;
-    Ok(Keyring::legacy_unchecked(&secrets[0], &secrets[1..]))
+    Ok(Keyring::danger_legacy_unchecked(&secrets[0], &secrets[1..]))
 }
 
 fn decode_hex(text: &str, flag: &str) -> anyhow::Result<Zeroizing<Vec<u8>>> {
@@ -53,7 +53,7 @@ fn decode_hex(text: &str, flag: &str) -> anyhow::Result<Zeroizing<Vec<u8>>> {
 
 /// A secret file's text, less one trailing newline (`\n` or `\r\n`), wiped when dropped.
 pub(crate) fn read_secret_file(path: &std::path::Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    sessionvault::keyring::read_secret_file(path)
+    sessionvault::tooling::read_secret_file(path)
         .with_context(|| format!("cannot read secret file {}", path.display()))
 }
 

@@ -1,9 +1,9 @@
-//! `sessionvault`: generate secret keys, and read, verify and sign Flask session cookies.
+//! `sessionvault`: `keygen` makes secret keys; `decode`, `verify` and `sign` read, check and
+//! write Flask session cookies; `crack` looks for a cookie's key in a wordlist; `audit-secret`
+//! rates a secret; `audit` inspects a site's session cookie.
 
-mod audit;
 mod cli;
 mod commands;
-mod crack;
 mod escape;
 mod input;
 

@@ -13,16 +13,13 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
-use clap::{Parser, ValueEnum};
-use jiff::SignedDuration;
-use sessionvault::store::SessionStore;
-use sessionvault::timeout::parse_timeout;
-use sessionvault::{
-    CookieConfig, CookieMode, FingerprintPolicy, GuessingLimit, Keyring, SessionConfig,
-    SessionManager, store::MemoryStore,
-};
+use anyhow::Context as _;
+use clap::Parser;
+use sessionvault::{FingerprintPolicy, GuessingLimit, Keyring, SessionManager};
 use sessionvault_axum::CsrfLayer;
+use sessionvault_startup::{
+    ModeArg, StoreUrl, Timeouts, read_secret, session_config, with_fallback_files,
+};
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
@@ -40,8 +37,8 @@ struct Args {
     #[arg(long, default_value = "sqlite:sessionvault-demo.db")]
     store: String,
     /// Where session state lives.
-    #[arg(long, value_enum, default_value_t = Mode::Server)]
-    cookie_mode: Mode,
+    #[arg(long, value_enum, default_value_t = ModeArg::Server)]
+    cookie_mode: ModeArg,
     /// The secret key file (its text, less one trailing newline). Default: a key generated at
     /// first start and kept, mode 0600, next to the SQLite database (or in the current folder).
     #[arg(long)]
@@ -50,23 +47,12 @@ struct Args {
     /// docs/SECURITY.md). Repeatable, newest first.
     #[arg(long, value_name = "PATH")]
     fallback_secret_file: Vec<PathBuf>,
-    /// Idle timeout, such as `2s`, `30m` or `12h` (positive, at most 400 days).
-    #[arg(long, default_value = "30m", value_parser = parse_timeout, allow_hyphen_values = true)]
-    idle_timeout: SignedDuration,
-    /// Absolute lifetime, such as `12h` (positive, at most 400 days).
-    #[arg(long, default_value = "12h", value_parser = parse_timeout, allow_hyphen_values = true)]
-    absolute_timeout: SignedDuration,
+    #[command(flatten)]
+    timeouts: Timeouts,
     /// Plain cookie name and no `Secure`, for plain http on hosts other than localhost (browsers
     /// treat http://localhost as secure, so the default works there).
     #[arg(long)]
     insecure_dev: bool,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Mode {
-    Server,
-    Sealed,
-    Flask,
 }
 
 /// The default key file: beside the SQLite database, or in the current folder.
@@ -80,8 +66,7 @@ fn default_secret_path(store: &str) -> PathBuf {
 /// Reads the key file, or creates it with a fresh key readable by its owner only.
 fn load_or_create_secret(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     if path.exists() {
-        return sessionvault::keyring::read_secret_file(path)
-            .with_context(|| format!("cannot read {}", path.display()));
+        return read_secret(path);
     }
     let key = sessionvault::Secret::generate(sessionvault::keyring::DEFAULT_GENERATED_LEN)
         .context("the OS random generator failed")?;
@@ -104,66 +89,38 @@ fn describe_store(store: &str) -> String {
     }
 }
 
-async fn open_store(store: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
-    Ok(if store == "memory" {
-        Arc::new(MemoryStore::new())
-    } else if let Some(path) = store.strip_prefix("sqlite:") {
-        Arc::new(sessionvault_sqlx::SqliteStore::open(path).await?)
-    } else if store.starts_with("postgres://") || store.starts_with("postgresql://") {
-        Arc::new(sessionvault_sqlx::PgStore::connect(store).await?)
-    } else if store.starts_with("redis") {
-        Arc::new(sessionvault_redis::RedisStore::connect(store).await?)
-    } else {
-        bail!("unsupported --store {store:?}")
-    })
-}
-
 async fn run(args: Args) -> anyhow::Result<()> {
     let secret_path = args
         .secret_file
         .clone()
         .unwrap_or_else(|| default_secret_path(&args.store));
-    let mut keyring = Keyring::new(load_or_create_secret(&secret_path)?)?;
-    for path in &args.fallback_secret_file {
-        let old = sessionvault::keyring::read_secret_file(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        keyring = keyring
-            .with_fallback(old)
-            .with_context(|| format!("fallback key {}", path.display()))?;
-    }
+    let keyring = with_fallback_files(
+        Keyring::new(load_or_create_secret(&secret_path)?)?,
+        &args.fallback_secret_file,
+    )?;
     let monitor = Monitor::default();
     let store = TimedStore {
-        inner: open_store(&args.store).await?,
+        inner: StoreUrl::parse(&args.store)?.open().await?,
         monitor: monitor.clone(),
     };
     // Plain HTTP for local trials: the cookie loses `Secure` and its prefix, and the CSRF
     // layer accepts an `http://` origin (browsers without Fetch Metadata send only `Origin`).
-    let (cookie, csrf) = if args.insecure_dev {
-        (
-            CookieConfig::dangerous_insecure_dev(),
-            CsrfLayer::new().dangerous_plain_http(),
-        )
+    let csrf = if args.insecure_dev {
+        CsrfLayer::new().dangerous_plain_http()
     } else {
-        (CookieConfig::default(), CsrfLayer::new())
+        CsrfLayer::new()
     };
-    let (mode, mode_name) = match args.cookie_mode {
-        Mode::Server => (CookieMode::Server, "server"),
-        Mode::Sealed => (CookieMode::Sealed, "sealed"),
-        Mode::Flask => (CookieMode::Flask, "flask"),
-    };
+    let mode_name = args.cookie_mode.name();
     let manager = SessionManager::builder(keyring)
         .with_store(store)
-        .with_mode(mode)
+        .with_mode(args.cookie_mode.mode())
         .with_event_sink(monitor.clone())
         .with_config(
-            SessionConfig::default()
-                .with_idle_timeout(args.idle_timeout)
-                .with_absolute_timeout(args.absolute_timeout)
+            session_config(args.timeouts, args.insecure_dev)
                 // A session used from another browser or network is signed out under a new ID
                 // and must sign in again; a client guessing IDs is refused for a while.
                 .with_fingerprint_policy(FingerprintPolicy::Reauthenticate)
-                .with_guessing_limit(Some(GuessingLimit::default().refusing()))
-                .with_cookie(cookie),
+                .with_guessing_limit(Some(GuessingLimit::default().refusing())),
         )
         .build()?;
     manager.spawn_sweeper(std::time::Duration::from_secs(60));

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use argon2::password_hash::rand_core::{OsRng, RngCore as _};
-use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::PasswordHasher;
+use argon2::password_hash::phc::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use zeroize::Zeroizing;
 
@@ -64,7 +64,8 @@ impl Users {
     pub(crate) fn seeded_with(params: Params, hashers: Hashers) -> Self {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut unknowable = Zeroizing::new([0u8; 32]);
-        OsRng.fill_bytes(unknowable.as_mut());
+        // Without the OS generator nothing is secure: the demo does not start.
+        getrandom::fill(unknowable.as_mut()).expect("the OS random number generator");
         let dummy = hash_with(&argon2, &unknowable[..]);
         let users = Self {
             hashes: Mutex::new(HashMap::new()),
@@ -208,16 +209,13 @@ fn verify_in(memory: &mut Memory, stored: &str, password: &[u8]) -> bool {
     let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
         return false;
     };
-    let (Ok(algorithm), Ok(params)) =
-        (Algorithm::try_from(hash.algorithm), Params::try_from(&hash))
-    else {
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(hash.algorithm.as_str()),
+        Params::try_from(&hash),
+    ) else {
         return false;
     };
     let Ok(version) = hash.version.map(Version::try_from).transpose() else {
-        return false;
-    };
-    let mut salt_bytes = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
         return false;
     };
     if memory.len() < params.block_count() {
@@ -226,16 +224,16 @@ fn verify_in(memory: &mut Memory, stored: &str, password: &[u8]) -> bool {
     let argon2 = Argon2::new(algorithm, version.unwrap_or_default(), params);
     let mut out = Zeroizing::new(vec![0u8; expected.len()]);
     argon2
-        .hash_password_into_with_memory(password, salt, out.as_mut_slice(), memory.as_mut_slice())
+        .hash_password_into_with_memory(password, &salt, out.as_mut_slice(), memory.as_mut_slice())
         .is_ok()
         // `Output`'s equality is constant-time.
         && Output::new(&out).is_ok_and(|out| out == expected)
 }
 
 fn hash_with(argon2: &Argon2<'_>, password: &[u8]) -> String {
-    let salt = SaltString::generate(&mut OsRng);
+    // A fresh 16-byte salt from the OS generator.
     argon2
-        .hash_password(password, &salt)
+        .hash_password(password)
         .map(|h| h.to_string())
         // Hashing with valid parameters only fails on absurd inputs (e.g. 4 GiB passwords); an
         // unverifiable hash then refuses every sign-in, which is the safe outcome.

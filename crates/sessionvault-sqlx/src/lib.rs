@@ -8,10 +8,53 @@
 //! included: PostgreSQL's JSONB and TEXT refuse NUL, so there a record holding one is kept as
 //! its JSON text inside a JSONB string, and its user is indexed with U+FFFD in place of NUL
 //! (lookups still match the exact name only). Nothing changes in the schema.
+//!
+//! Both stores write the same columns the same way (`row.rs`), the user in `user_id`. A SQLite
+//! database made before schema version 2, whose column was called `user`, is migrated when
+//! opened: the column is renamed in place, rows and index kept; code older than version 2 then
+//! refuses the database rather than misread it.
 
+//!
+//! ```no_run
+//! use sessionvault::{Keyring, SessionManager};
+//! use sessionvault_sqlx::SqliteStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = SessionManager::builder(Keyring::generate()?)
+//!     .with_store(SqliteStore::open("sessions.db").await?)
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Security
+//!
+//! - Rows are keyed by an HMAC-SHA256 of the session ID under a key derived from the keyring:
+//!   a copy of the database holds nothing that works as a cookie.
+//! - Every write is one statement, compare-and-set on the version; an ended session stays as a
+//!   tombstone until it could no longer have lived, so no request can revive it.
+//! - A failed query is an error, never "no session" or "saved".
+//! - The database still holds what sessions hold (user names, addresses, user agents): protect
+//!   it like other user data. PostgreSQL connections use TLS when the URL asks for it
+//!   (`sslmode=require`).
+//! - Forms that change state need CSRF protection whatever the store: `sessionvault-axum`'s
+//!   `CsrfLayer`.
+//!
+//! Examples: `sessionvault-axum`'s `examples/counter.rs` runs on either store
+//! (`--store sqlite:PATH` or `--store postgres://...`), as does the `sessionvault-demo` app.
+//!
+//! Each store sits behind a cargo feature, both on by default: `sqlite` for [`SqliteStore`],
+//! `postgres` for [`PgStore`]. A build with one leaves the other's driver out.
+
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod row;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod schema;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -1,16 +1,15 @@
 //! The PostgreSQL store: for several application servers sharing sessions.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
+use crate::row::{Columns, Nul, decode, micros, only_user, user_index};
 use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 
 /// Rows a single sweep statement deletes at most, so a sweep never holds many row locks or
@@ -97,69 +96,6 @@ impl PgStore {
         }
         tx.commit().await.map_err(store_error)
     }
-
-    fn user_column(record: &Record) -> Option<Cow<'_, str>> {
-        if record.is_live() {
-            record.user.as_deref().map(user_index)
-        } else {
-            None
-        }
-    }
-}
-
-/// A record as JSONB holds it when its JSON has a NUL (U+0000), which JSONB refuses: the JSON
-/// text as a string, whose escape `\u0000` JSONB keeps as six plain characters, beside the two
-/// fields [`SessionStore::touch_if_live`] moves in place. No record has a `nul_escaped` field,
-/// so the two forms cannot be confused.
-#[derive(Serialize, Deserialize)]
-struct NulEscaped<'a> {
-    #[serde(borrow)]
-    nul_escaped: Cow<'a, str>,
-    last_seen: Timestamp,
-    idle_deadline: Timestamp,
-}
-
-/// The record's JSON text for the `record` column (bound as text, cast to JSONB): one
-/// serialisation; only a record holding a NUL is wrapped, and serialised once more.
-fn encode(record: &Record) -> Result<String, StoreError> {
-    let text = serde_json::to_string(record).map_err(store_error)?;
-    // serde_json writes U+0000 only as this escape. The test also matches an escaped
-    // backslash followed by `u0000`, which is merely wrapped needlessly.
-    if !text.contains("\\u0000") {
-        return Ok(text);
-    }
-    serde_json::to_string(&NulEscaped {
-        nul_escaped: Cow::Borrowed(&text),
-        last_seen: record.last_seen,
-        idle_deadline: record.idle_deadline,
-    })
-    .map_err(store_error)
-}
-
-/// The record from the `record` column's text, in either form.
-fn decode(text: &str) -> Result<Record, StoreError> {
-    let plain = match serde_json::from_str::<Record>(text) {
-        Ok(record) => return Ok(record),
-        Err(error) => error,
-    };
-    let Ok(escaped) = serde_json::from_str::<NulEscaped<'_>>(text) else {
-        return Err(store_error(plain));
-    };
-    let mut record: Record = serde_json::from_str(&escaped.nul_escaped).map_err(store_error)?;
-    record.last_seen = escaped.last_seen;
-    record.idle_deadline = escaped.idle_deadline;
-    Ok(record)
-}
-
-/// The user as the `user_id` column indexes it: TEXT refuses NUL, so it becomes U+FFFD there.
-/// Lookups use the same form and keep only the records whose user is exactly the one asked
-/// for, so names differing only there never mix.
-fn user_index(user: &str) -> Cow<'_, str> {
-    if user.contains('\0') {
-        Cow::Owned(user.replace('\0', "\u{fffd}"))
-    } else {
-        Cow::Borrowed(user)
-    }
 }
 
 #[async_trait]
@@ -174,38 +110,32 @@ impl SessionStore for PgStore {
     }
 
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sessionvault_sessions (key, version, live, user_id, expires_at, record)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&record.key.as_bytes()[..])
-        .bind(record.version as i64)
-        .bind(record.is_live())
-        .bind(Self::user_column(record))
-        .bind(record.expires_at.as_microsecond())
-        .bind(encode(record)?)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
+        let done = Columns::new(record, Nul::Refused)?
+            .bind_insert(sqlx::query(
+                "INSERT INTO sessionvault_sessions
+                 (key, version, live, user_id, expires_at, record)
+                 VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (key) DO NOTHING",
+            ))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessionvault_sessions
-             SET version = $1, live = $2, user_id = $3, expires_at = $4, record = $5::jsonb
-             WHERE key = $6 AND version = $7 AND live",
-        )
-        .bind(record.version as i64)
-        .bind(record.is_live())
-        .bind(Self::user_column(record))
-        .bind(record.expires_at.as_microsecond())
-        .bind(encode(record)?)
-        .bind(&record.key.as_bytes()[..])
-        .bind(expected_version as i64)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
+        let done = Columns::new(record, Nul::Refused)?
+            .bind_update(
+                sqlx::query(
+                    "UPDATE sessionvault_sessions
+                     SET version = $1, live = $2, user_id = $3, expires_at = $4,
+                         record = $5::jsonb
+                     WHERE key = $6 AND version = $7 AND live",
+                ),
+                expected_version,
+            )
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -234,18 +164,11 @@ impl SessionStore for PgStore {
         let rows = sqlx::query(
             "SELECT record::text FROM sessionvault_sessions WHERE user_id = $1 AND live",
         )
-        .bind(user_index(user))
+        .bind(user_index(user, Nul::Refused))
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let record = decode(row.get::<&str, _>(0))?;
-            if record.user.as_deref() == Some(user) {
-                records.push(record);
-            }
-        }
-        Ok(records)
+        only_user(rows.iter().map(|r| r.get::<&str, _>(0)), user)
     }
 
     async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {
@@ -257,7 +180,7 @@ impl SessionStore for PgStore {
                     SELECT key FROM sessionvault_sessions WHERE expires_at <= $1
                     LIMIT $2 FOR UPDATE SKIP LOCKED)",
             )
-            .bind(now.as_microsecond())
+            .bind(micros(now))
             .bind(SWEEP_BATCH)
             .execute(&self.pool)
             .await

@@ -2,27 +2,35 @@
 
 use sessionvault::store::StoreError;
 
-/// The schema version this code writes and reads.
+#[cfg(feature = "postgres")]
+/// The schema version the PostgreSQL store writes and reads (SQLite's has its own).
 pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 pub(crate) fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::new(e)
 }
 
+#[cfg(feature = "postgres")]
 /// Reads the highest version in the schema table: `Ok(true)` when the table is new and this
 /// version must be recorded, an error when the database was made by newer code.
 pub(crate) fn needs_recording(current: Option<i64>) -> Result<bool, StoreError> {
+    check_version(current, SCHEMA_VERSION)?;
+    Ok(current.is_none())
+}
+
+/// Refuses a database whose schema version is newer than `understood`: newer code may have
+/// changed what rows mean.
+pub(crate) fn check_version(current: Option<i64>, understood: i64) -> Result<(), StoreError> {
     match current {
-        None => Ok(true),
-        Some(v) if v > SCHEMA_VERSION => Err(StoreError::new(format!(
+        Some(v) if v > understood => Err(StoreError::new(format!(
             "the database has schema version {v}, newer than this sessionvault understands \
-             ({SCHEMA_VERSION})"
+             ({understood})"
         ))),
-        Some(_) => Ok(false),
+        _ => Ok(()),
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod tests {
     use super::*;
 

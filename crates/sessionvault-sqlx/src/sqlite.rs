@@ -10,21 +10,31 @@ use sessionvault::store::{Record, SessionStore, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
+use crate::row::{Columns, Nul, decode, micros, only_user, user_index};
+use crate::schema::{check_version, store_error};
 
-/// The schema, applied on open. Each statement is idempotent.
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS sessionvault_schema (version INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sessionvault_sessions (
+/// The schema version this store writes and reads. Version 2 names the user column
+/// `user_id`, as the PostgreSQL store does; version 1 called it `user`.
+const SQLITE_SCHEMA_VERSION: i64 = 2;
+
+const SCHEMA_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS sessionvault_schema (version INTEGER NOT NULL)";
+
+const SESSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS sessionvault_sessions (
         key BLOB PRIMARY KEY NOT NULL,
         version INTEGER NOT NULL,
         live INTEGER NOT NULL,
-        user TEXT,
+        user_id TEXT,
         expires_at INTEGER NOT NULL,
         record TEXT NOT NULL
-    ) WITHOUT ROWID",
+    ) WITHOUT ROWID";
+
+/// From version 1: SQLite rewrites the user index with the column.
+const RENAME_USER_COLUMN: &str = "ALTER TABLE sessionvault_sessions RENAME COLUMN user TO user_id";
+
+const INDEXES: [&str; 2] = [
     "CREATE INDEX IF NOT EXISTS sessionvault_sessions_user
-        ON sessionvault_sessions (user) WHERE user IS NOT NULL AND live = 1",
+        ON sessionvault_sessions (user_id) WHERE user_id IS NOT NULL AND live = 1",
     "CREATE INDEX IF NOT EXISTS sessionvault_sessions_expires
         ON sessionvault_sessions (expires_at)",
 ];
@@ -33,10 +43,6 @@ const SCHEMA: &[&str] = &[
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-}
-
-fn micros(t: Timestamp) -> i64 {
-    t.as_microsecond()
 }
 
 impl SqliteStore {
@@ -69,90 +75,79 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Applies the schema in one transaction: creates it in a new database, renames the user
+    /// column of a version 1 database, refuses one made by newer code.
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        for statement in SCHEMA {
-            sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
+        sqlx::query(SCHEMA_TABLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
         let current: Option<i64> =
             sqlx::query_scalar("SELECT max(version) FROM sessionvault_schema")
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(store_error)?;
-        if needs_recording(current)? {
-            sqlx::query("INSERT INTO sessionvault_schema (version) VALUES (?)")
-                .bind(SCHEMA_VERSION)
+        check_version(current, SQLITE_SCHEMA_VERSION)?;
+        let mut statements = vec![SESSIONS_TABLE];
+        if current == Some(1) {
+            statements.push(RENAME_USER_COLUMN);
+        }
+        statements.extend(INDEXES);
+        for statement in statements {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        if current != Some(SQLITE_SCHEMA_VERSION) {
+            sqlx::query("INSERT INTO sessionvault_schema (version) VALUES ($1)")
+                .bind(SQLITE_SCHEMA_VERSION)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)
     }
-
-    fn decode(text: &str) -> Result<Record, StoreError> {
-        serde_json::from_str(text).map_err(store_error)
-    }
-
-    fn encode(record: &Record) -> Result<String, StoreError> {
-        serde_json::to_string(record).map_err(store_error)
-    }
-
-    fn user_column(record: &Record) -> Option<&str> {
-        if record.is_live() {
-            record.user.as_deref()
-        } else {
-            None
-        }
-    }
 }
 
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query("SELECT record FROM sessionvault_sessions WHERE key = ?")
+        let row = sqlx::query("SELECT record FROM sessionvault_sessions WHERE key = $1")
             .bind(&key.as_bytes()[..])
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        row.map(|r| Self::decode(r.get::<&str, _>(0))).transpose()
+        row.map(|r| decode(r.get::<&str, _>(0))).transpose()
     }
 
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sessionvault_sessions (key, version, live, user, expires_at, record)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&record.key.as_bytes()[..])
-        .bind(record.version as i64)
-        .bind(record.is_live())
-        .bind(Self::user_column(record))
-        .bind(micros(record.expires_at))
-        .bind(Self::encode(record)?)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
+        let done = Columns::new(record, Nul::Kept)?
+            .bind_insert(sqlx::query(
+                "INSERT INTO sessionvault_sessions
+                 (key, version, live, user_id, expires_at, record)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
+            ))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessionvault_sessions
-             SET version = ?, live = ?, user = ?, expires_at = ?, record = ?
-             WHERE key = ? AND version = ? AND live = 1",
-        )
-        .bind(record.version as i64)
-        .bind(record.is_live())
-        .bind(Self::user_column(record))
-        .bind(micros(record.expires_at))
-        .bind(Self::encode(record)?)
-        .bind(&record.key.as_bytes()[..])
-        .bind(expected_version as i64)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
+        let done = Columns::new(record, Nul::Kept)?
+            .bind_update(
+                sqlx::query(
+                    "UPDATE sessionvault_sessions
+                     SET version = $1, live = $2, user_id = $3, expires_at = $4, record = $5
+                     WHERE key = $6 AND version = $7 AND live = 1",
+                ),
+                expected_version,
+            )
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -165,8 +160,8 @@ impl SessionStore for SqliteStore {
         // One statement: the deadline moves only while the row is live.
         let done = sqlx::query(
             "UPDATE sessionvault_sessions
-             SET record = json_set(record, '$.last_seen', ?, '$.idle_deadline', ?)
-             WHERE key = ? AND live = 1",
+             SET record = json_set(record, '$.last_seen', $1, '$.idle_deadline', $2)
+             WHERE key = $3 AND live = 1",
         )
         .bind(last_seen.to_string())
         .bind(idle_deadline.to_string())
@@ -179,18 +174,16 @@ impl SessionStore for SqliteStore {
 
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
         let rows =
-            sqlx::query("SELECT record FROM sessionvault_sessions WHERE user = ? AND live = 1")
-                .bind(user)
+            sqlx::query("SELECT record FROM sessionvault_sessions WHERE user_id = $1 AND live = 1")
+                .bind(user_index(user, Nul::Kept))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(store_error)?;
-        rows.iter()
-            .map(|r| Self::decode(r.get::<&str, _>(0)))
-            .collect()
+        only_user(rows.iter().map(|r| r.get::<&str, _>(0)), user)
     }
 
     async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessionvault_sessions WHERE expires_at <= ?")
+        let done = sqlx::query("DELETE FROM sessionvault_sessions WHERE expires_at <= $1")
             .bind(micros(now))
             .execute(&self.pool)
             .await

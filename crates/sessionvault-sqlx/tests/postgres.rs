@@ -23,7 +23,7 @@ async fn new_schema() -> (PgConnectOptions, String, sqlx::PgPool) {
     let pool = sqlx::PgPool::connect_with(admin.clone())
         .await
         .expect("connect");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&pool)
         .await
         .expect("schema");
@@ -68,9 +68,9 @@ async fn migrations_run_concurrently_without_conflict() {
     for open in opens {
         open.await.expect("task").expect("migrate");
     }
-    let versions: i64 = sqlx::query_scalar(&format!(
+    let versions: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM {schema}.sessionvault_schema"
-    ))
+    )))
     .fetch_one(&pool)
     .await
     .expect("count");

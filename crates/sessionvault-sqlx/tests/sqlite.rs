@@ -32,3 +32,60 @@ async fn the_schema_is_applied_once_and_reopening_keeps_sessions() {
 async fn an_unwritable_path_is_an_error_not_a_panic() {
     assert!(SqliteStore::open("/proc/no/such/dir/db").await.is_err());
 }
+
+#[tokio::test]
+async fn a_version_1_database_is_migrated_and_keeps_its_sessions() {
+    use sessionvault::store::SessionStore;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("v1.db");
+    let record = sessionvault_testkit::conformance::record(Some("alice"));
+    {
+        // The schema as version 1 made it, with the user column called `user`.
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
+        for statement in [
+            "CREATE TABLE sessionvault_schema (version INTEGER NOT NULL)",
+            "INSERT INTO sessionvault_schema (version) VALUES (1)",
+            "CREATE TABLE sessionvault_sessions (key BLOB PRIMARY KEY NOT NULL,
+                version INTEGER NOT NULL, live INTEGER NOT NULL, user TEXT,
+                expires_at INTEGER NOT NULL, record TEXT NOT NULL) WITHOUT ROWID",
+            "CREATE INDEX sessionvault_sessions_user
+                ON sessionvault_sessions (user) WHERE user IS NOT NULL AND live = 1",
+        ] {
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .expect(statement);
+        }
+        sqlx::query(
+            "INSERT INTO sessionvault_sessions (key, version, live, user, expires_at, record)
+             VALUES (?, 0, 1, 'alice', ?, ?)",
+        )
+        .bind(&record.key.as_bytes()[..])
+        .bind(record.expires_at.as_microsecond())
+        .bind(serde_json::to_string(&record).expect("JSON"))
+        .execute(&pool)
+        .await
+        .expect("a version 1 row");
+        pool.close().await;
+    }
+    let path = path.to_str().expect("UTF-8");
+    let store = SqliteStore::open(path).await.expect("migrate");
+    assert_eq!(
+        store.load(&record.key).await.expect("load"),
+        Some(record.clone())
+    );
+    assert_eq!(
+        store.sessions_for_user("alice").await.expect("index"),
+        std::slice::from_ref(&record)
+    );
+    drop(store);
+    // Reopening a migrated database changes nothing.
+    let store = SqliteStore::open(path).await.expect("reopen");
+    assert_eq!(
+        store.sessions_for_user("alice").await.expect("index"),
+        [record]
+    );
+}

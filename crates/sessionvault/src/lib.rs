@@ -127,6 +127,7 @@ pub mod sealed;
 mod session;
 pub mod store;
 pub mod timeout;
+pub mod tooling;
 
 /// The `http` crate, whose `HeaderValue` carries `RequestMeta::user_agent`: the same version
 /// this crate was built with.

@@ -55,10 +55,10 @@ impl SealedCodec {
     pub fn seal(&self, name: &str, plaintext: &[u8]) -> Result<String, Error> {
         let mut nonce = [0u8; NONCE];
         getrandom::fill(&mut nonce).map_err(|_| Error::Random)?;
-        let cipher = XChaCha20Poly1305::new(self.keys[0].as_ref().into());
+        let cipher = XChaCha20Poly1305::new((&*self.keys[0]).into());
         let ciphertext = cipher
             .encrypt(
-                XNonce::from_slice(&nonce),
+                &XNonce::from(nonce),
                 Payload {
                     msg: plaintext,
                     aad: name.as_bytes(),
@@ -86,13 +86,14 @@ impl SealedCodec {
         if bytes.len() < OVERHEAD || bytes[0] != VERSION {
             return Err(Error::malformed("not a sealed cookie of a known version"));
         }
-        let nonce = XNonce::from_slice(&bytes[1..1 + NONCE]);
+        let nonce = <&XNonce>::try_from(&bytes[1..1 + NONCE])
+            .map_err(|_| Error::malformed("not a sealed cookie of a known version"))?;
         let ciphertext = &bytes[1 + NONCE..];
         self.keys
             .iter()
             .enumerate()
             .find_map(|(i, key)| {
-                XChaCha20Poly1305::new(key.as_ref().into())
+                XChaCha20Poly1305::new((&**key).into())
                     .decrypt(
                         nonce,
                         Payload {
@@ -154,7 +155,7 @@ mod tests {
     fn rotation_keeps_old_cookies_readable() {
         let old = Keyring::generate().unwrap();
         let sealed = SealedCodec::new(&old).seal("n", b"x").unwrap();
-        let rotated = Keyring::legacy_unchecked(
+        let rotated = Keyring::danger_legacy_unchecked(
             Keyring::generate().unwrap().current().expose(),
             [old.current().expose()],
         );

@@ -83,7 +83,10 @@ fn rust_made_cookies_are_loaded_by_flask() {
         let old = format!("{:064x}", id as u128 * 0x2545_f491_4f6c_dd1d + 7);
         let by_fallback = id % 4 == 3;
         let signer = if by_fallback { &old } else { &current };
-        let codec = FlaskCodec::new(Keyring::legacy_unchecked(signer, Vec::<String>::new()));
+        let codec = FlaskCodec::new(Keyring::danger_legacy_unchecked(
+            signer,
+            Vec::<String>::new(),
+        ));
         let ts = 1_700_000_000 + id as u64 * 977;
         let max_age = [2_678_400u64, 3600, 60][id % 3];
         let cookie = codec.sign_at(&value, ts).expect("sign");

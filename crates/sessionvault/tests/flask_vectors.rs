@@ -42,8 +42,15 @@ pub(crate) fn check_flask_cookie(item: &serde_json::Value) {
     } else {
         secret_bytes(&item["current"])
     };
-    let signer = FlaskCodec::new(Keyring::legacy_unchecked(signer, Vec::<Vec<u8>>::new()));
-    assert_eq!(signer.sign_raw_at(expected, ts), cookie, "{item}");
+    let signer = FlaskCodec::new(Keyring::danger_legacy_unchecked(
+        signer,
+        Vec::<Vec<u8>>::new(),
+    ));
+    assert_eq!(
+        sessionvault::tooling::sign_raw_at(&signer, expected, ts),
+        cookie,
+        "{item}"
+    );
     assert_eq!(
         signer.sign_at(verified.value(), ts).unwrap(),
         cookie,

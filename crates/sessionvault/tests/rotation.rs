@@ -106,7 +106,7 @@ async fn rotating_the_id_hash_key_keeps_server_sessions_and_moves_them_to_the_ne
     let during = manager(CookieMode::Server, overlap.clone(), &store);
     assert_eq!(user_of(&during, &cookie).await.as_deref(), Some("hana"));
     let id = sessionvault::id::SessionId::parse(&cookie).unwrap();
-    let hasher = sessionvault::id::IdHasher::new(&overlap);
+    let hasher = sessionvault::tooling::IdHasher::new(&overlap);
     let moved = store.load(&hasher.key(&id)).await.unwrap().unwrap();
     assert!(moved.is_live());
     let old_key = hasher.fallback_keys(&id).next().unwrap();

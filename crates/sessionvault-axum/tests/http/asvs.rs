@@ -758,8 +758,11 @@ fn asvs_v5_11_2_4_macs_and_tokens_are_compared_in_constant_time() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for (file, must_contain) in [
         ("sessionvault/src/flask/mod.rs", "ct_eq(sig)"),
-        ("sessionvault-axum/src/csrf.rs", "expected.ct_eq(&given)"),
-        ("sessionvault/src/id.rs", "self.0.ct_eq(&other.0)"),
+        (
+            "sessionvault-axum/src/csrf/mod.rs",
+            "expected.ct_eq(&given)",
+        ),
+        ("sessionvault/src/id/mod.rs", "self.0.ct_eq(&other.0)"),
         // Poly1305 tags are checked inside the AEAD, which compares in constant time.
         ("sessionvault/src/sealed.rs", ".decrypt("),
     ] {

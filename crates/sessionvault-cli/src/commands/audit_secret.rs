@@ -82,7 +82,7 @@ fn read_secret_from_pipe(input: impl std::io::Read) -> anyhow::Result<Zeroizing<
         .read_to_end(&mut bytes)
         .context("cannot read the secret from stdin")?;
     // In place: the newline cut off stays in the buffer's capacity, which is wiped too.
-    sessionvault::keyring::trim_one_newline(&mut bytes);
+    sessionvault::tooling::trim_one_newline(&mut bytes);
     Ok(bytes)
 }
 

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+mod audit;
 mod audit_secret;
+mod crack;
 mod decode;
 mod keygen;
 mod sign;
@@ -29,7 +31,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
             allow_weak_secret,
             json,
         } => sign::run(&secrets, &format, timestamp, raw, allow_weak_secret, &json),
-        Command::Crack(args) => crate::crack::run(&args),
+        Command::Crack(args) => crack::run(&args),
         Command::AuditSecret { secret_file, json } => {
             audit_secret::run(secret_file.as_deref(), json)
         }
@@ -37,7 +39,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
             cookie_name,
             json,
             url,
-        } => crate::audit::run(&url, cookie_name.as_deref(), json),
+        } => audit::run(&url, cookie_name.as_deref(), json),
     }
 }
 

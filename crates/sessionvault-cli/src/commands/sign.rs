@@ -16,7 +16,7 @@ pub(crate) fn run(
 ) -> anyhow::Result<u8> {
     let secrets = secrets(secret_args)?;
     let keyring = if allow_weak_secret {
-        Keyring::legacy_unchecked(&secrets[0], &secrets[1..])
+        Keyring::danger_legacy_unchecked(&secrets[0], &secrets[1..])
     } else {
         let mut keyring = Keyring::new(&secrets[0])
             .context("refusing to sign (pass --allow-weak-secret to test an app you own)")?;
@@ -40,7 +40,7 @@ pub(crate) fn run(
         // Parse only to refuse what Flask could not load; sign the exact text.
         let trimmed = text.strip_suffix('\n').unwrap_or(&text);
         tagged_json::from_str(trimmed).context("--raw JSON is not valid tagged JSON")?;
-        codec.sign_raw_at(trimmed, timestamp)
+        sessionvault::tooling::sign_raw_at(&codec, trimmed, timestamp)
     } else {
         let plain: serde_json::Value =
             serde_json::from_str(&text).context("the session is not valid JSON")?;

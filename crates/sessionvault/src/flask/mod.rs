@@ -246,8 +246,9 @@ impl FlaskCodec {
         Ok(self.sign_raw_at(&tagged_json::to_string(session)?, timestamp))
     }
 
-    /// Signs an exact tagged JSON text as-is, as Flask would sign the same text.
-    pub fn sign_raw_at(&self, tagged_json: &str, timestamp: u64) -> String {
+    /// Signs an exact tagged JSON text as-is, as Flask would sign the same text
+    /// ([`crate::tooling::sign_raw_at`] outside the crate).
+    pub(crate) fn sign_raw_at(&self, tagged_json: &str, timestamp: u64) -> String {
         let raw = tagged_json.as_bytes();
         let compressed = compress::compress(raw);
         let mut cookie = String::with_capacity(raw.len() * 4 / 3 + 48);

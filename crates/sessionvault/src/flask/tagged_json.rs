@@ -127,28 +127,17 @@ fn is_integer_literal(s: &str) -> bool {
         && !(digits.len() > 1 && digits.starts_with('0'))
 }
 
-/// `werkzeug.http.http_date`: `Tue, 02 Jan 2024 01:04:05 GMT`, four-digit years from 1 to 9999.
+/// `werkzeug.http.http_date`: `Tue, 02 Jan 2024 01:04:05 GMT` (RFC 9110's IMF-fixdate),
+/// four-digit years from 1 to 9999.
 fn http_date(ts: Timestamp) -> Result<String, Error> {
-    let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
-    if !(1..=9999).contains(&dt.year()) {
-        return Err(Error::Unrepresentable(
-            "datetime outside the years 1 to 9999 that Python supports",
-        ));
+    const OUTSIDE: Error =
+        Error::Unrepresentable("datetime outside the years 1 to 9999 that Python supports");
+    if !(1..=9999).contains(&ts.to_zoned(jiff::tz::TimeZone::UTC).year()) {
+        return Err(OUTSIDE);
     }
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let weekday = DAYS[dt.weekday().to_monday_zero_offset() as usize];
-    let month = MONTHS[(dt.month() - 1) as usize];
-    Ok(format!(
-        "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
-        dt.day(),
-        dt.year(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    ))
+    rfc2822::DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&ts)
+        .map_err(|_| OUTSIDE)
 }
 
 /// The inverse of each tag's `to_json`, applied to every parsed object.
@@ -329,5 +318,60 @@ mod tests {
             to_string(&Value::DateTime(early)).unwrap(),
             r#"{" d":"Sun, 02 Jan 0005 03:04:05 GMT"}"#
         );
+    }
+
+    /// The writer this module had before it used jiff's RFC 9110 printer.
+    fn hand_written_http_date(ts: Timestamp) -> Result<String, Error> {
+        let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+        if !(1..=9999).contains(&dt.year()) {
+            return Err(Error::Unrepresentable(
+                "datetime outside the years 1 to 9999 that Python supports",
+            ));
+        }
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let weekday = DAYS[dt.weekday().to_monday_zero_offset() as usize];
+        let month = MONTHS[(dt.month() - 1) as usize];
+        Ok(format!(
+            "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+            dt.day(),
+            dt.year(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        ))
+    }
+
+    #[test]
+    fn http_dates_are_the_bytes_the_hand_written_writer_made() {
+        // Every day of years 1 to 9999 would be slow in debug builds: a stride that visits
+        // each weekday, month, day, leap day and time of day across the range.
+        let first = "0001-01-01T00:00:00Z".parse::<Timestamp>().unwrap();
+        let last = Timestamp::MAX;
+        let stride = jiff::SignedDuration::from_secs(86_400 * 29 + 3_661);
+        let mut ts = first;
+        let mut checked = 0;
+        while ts <= last {
+            assert_eq!(http_date(ts).unwrap(), hand_written_http_date(ts).unwrap());
+            let Ok(next) = ts.checked_add(stride) else {
+                break;
+            };
+            ts = next;
+            checked += 1;
+        }
+        for edge in [
+            first,
+            last,
+            "2024-02-29T12:00:00Z".parse().unwrap(),
+            Timestamp::UNIX_EPOCH,
+        ] {
+            assert_eq!(
+                http_date(edge).unwrap(),
+                hand_written_http_date(edge).unwrap()
+            );
+        }
+        assert!(checked > 120_000, "{checked}");
     }
 }

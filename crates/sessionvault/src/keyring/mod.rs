@@ -1,7 +1,7 @@
 //! Secret keys: one that signs, older ones that only verify, and the checks that keep a
 //! guessable key out.
 
-mod known;
+pub(crate) mod known;
 mod strength;
 
 use std::fmt;
@@ -10,32 +10,9 @@ use zeroize::Zeroizing;
 
 use crate::Error;
 
-pub use known::KNOWN_SECRETS;
 pub use strength::{
     Assessment, HOW_TO_FIX, MIN_ESTIMATED_BITS, MIN_SECRET_LEN, WeakSecret, assess,
 };
-
-/// Reads a secret key file the way Flask users write one: its text, less one trailing newline
-/// (`\n` or `\r\n`), so `echo "$KEY" > key` and editors that end files with a newline give the
-/// same key. The bytes are wiped from memory when dropped.
-///
-/// # Errors
-///
-/// When the file cannot be read.
-pub fn read_secret_file(path: &std::path::Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    let mut bytes = Zeroizing::new(std::fs::read(path)?);
-    trim_one_newline(&mut bytes);
-    Ok(bytes)
-}
-
-/// Removes one trailing `\n` or `\r\n`: a secret given on a line ends where the line does.
-pub fn trim_one_newline(bytes: &mut Vec<u8>) {
-    if bytes.ends_with(b"\r\n") {
-        bytes.truncate(bytes.len() - 2);
-    } else if bytes.ends_with(b"\n") {
-        bytes.truncate(bytes.len() - 1);
-    }
-}
 
 /// The number of random bytes [`Keyring::generate`] and `sessionvault keygen` use by default.
 pub const DEFAULT_GENERATED_LEN: usize = 64;
@@ -90,7 +67,7 @@ impl fmt::Debug for Secret {
 /// Every secret is checked with [`assess`] when it enters the keyring: a key that is short,
 /// published, patterned or made of words is refused, since one captured cookie lets an attacker
 /// try millions of guesses per second. Reading cookies of an existing application whose key is
-/// weak needs [`Keyring::legacy_unchecked`].
+/// weak needs [`Keyring::danger_legacy_unchecked`].
 ///
 /// # Examples
 ///
@@ -149,7 +126,7 @@ impl Keyring {
     /// A keyring that skips the strength checks, **for reading cookies of an existing
     /// application whose key may be weak** (auditing, migration). Anyone who can guess such a
     /// key can forge sessions, so never use this to protect new sessions.
-    pub fn legacy_unchecked<S: AsRef<[u8]>>(
+    pub fn danger_legacy_unchecked<S: AsRef<[u8]>>(
         current: impl AsRef<[u8]>,
         fallbacks: impl IntoIterator<Item = S>,
     ) -> Self {
@@ -217,20 +194,6 @@ mod tests {
     const STRONG: &str = "5f0e3c1f8a2b4d6e9f7a1c3b5d7e9f0a2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1f";
 
     #[test]
-    fn one_trailing_newline_is_not_part_of_a_secret() {
-        for (input, want) in [
-            (&b"key\n"[..], &b"key"[..]),
-            (b"key\r\n", b"key"),
-            (b"key\n\n", b"key\n"),
-            (b"key", b"key"),
-        ] {
-            let mut bytes = input.to_vec();
-            trim_one_newline(&mut bytes);
-            assert_eq!(bytes, want);
-        }
-    }
-
-    #[test]
     fn debug_never_shows_secrets() {
         let keyring = Keyring::new(STRONG).unwrap();
         let shown = format!("{keyring:?} {:?}", keyring.current());
@@ -250,8 +213,8 @@ mod tests {
     }
 
     #[test]
-    fn legacy_unchecked_accepts_anything_and_orders_keys() {
-        let keyring = Keyring::legacy_unchecked("dev", ["old", "older"]);
+    fn danger_legacy_unchecked_accepts_anything_and_orders_keys() {
+        let keyring = Keyring::danger_legacy_unchecked("dev", ["old", "older"]);
         let all: Vec<&[u8]> = keyring.all().iter().map(Secret::expose).collect();
         assert_eq!(all, [&b"dev"[..], b"old", b"older"]);
     }

@@ -8,7 +8,6 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::{Record, SessionStore, StoreError};
-use crate::events::EndReason;
 use crate::id::{KeyBytes, StoreKey};
 
 #[derive(Default)]
@@ -20,15 +19,17 @@ struct Inner {
 
 impl Inner {
     fn put(&mut self, record: Record) {
-        // A record whose user changed leaves the old user's index.
+        // The index holds live records only: a record whose user changed, or that ended,
+        // leaves the old user's index.
         let old_user = self
             .records
             .get(&record.key)
             .and_then(|old| old.user.clone());
-        if let Some(old_user) = old_user.filter(|u| Some(u) != record.user.as_ref()) {
+        let new_user = record.user.as_ref().filter(|_| record.is_live());
+        if let Some(old_user) = old_user.filter(|u| Some(u) != new_user) {
             self.unindex(&old_user, &record.key);
         }
-        if let Some(user) = &record.user {
+        if let Some(user) = new_user {
             self.by_user
                 .entry(user.clone())
                 .or_default()
@@ -140,29 +141,6 @@ impl SessionStore for MemoryStore {
             }
             _ => Ok(false),
         }
-    }
-
-    async fn end(
-        &self,
-        key: &StoreKey,
-        reason: EndReason,
-        at: Timestamp,
-        expected_version: Option<u64>,
-    ) -> Result<bool, StoreError> {
-        let mut inner = self.lock();
-        let Some(record) = inner.records.get(key) else {
-            return Ok(false);
-        };
-        if !record.is_live() || expected_version.is_some_and(|v| v != record.version) {
-            return Ok(false);
-        }
-        let tombstone = Record::clone(record).into_tombstone(reason, at);
-        if let Some(user) = &tombstone.user {
-            let user = user.clone();
-            inner.unindex(&user, key);
-        }
-        inner.records.insert(*key, Arc::new(tombstone));
-        Ok(true)
     }
 
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {

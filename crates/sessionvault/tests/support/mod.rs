@@ -100,5 +100,5 @@ pub(crate) fn keyring_of(item: &serde_json::Value) -> Keyring {
         .iter()
         .map(secret_bytes)
         .collect();
-    Keyring::legacy_unchecked(current, fallbacks)
+    Keyring::danger_legacy_unchecked(current, fallbacks)
 }

@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use hmac::Hmac;
 use sessionvault::flask::Digest;
-use sessionvault::keyring::KNOWN_SECRETS;
+use sessionvault::tooling::KNOWN_SECRETS;
 
 use self::hmac_sha1::Sha1Target;
 use self::wordlist::{ChunkReader, candidates};

@@ -4,16 +4,17 @@
 //! [`StoreKey`]: an HMAC-SHA256 of the ID's text under a key derived from the keyring, so a
 //! leaked database or Redis dump holds nothing that works as a cookie.
 
+pub(crate) mod hasher;
+
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::Keyring;
+pub(crate) use self::hasher::IdHasher;
 
 /// Random bytes in an ID: 256 bits, far past ASVS's 128.
 pub const ID_BYTES: usize = 32;
@@ -135,81 +136,6 @@ impl fmt::Debug for StoreKey {
     }
 }
 
-/// Turns IDs into store keys, with the keyring's current key and, for rotation, the older ones.
-#[derive(Clone)]
-pub struct IdHasher {
-    macs: Vec<KeyedMac>,
-}
-
-/// An HMAC-SHA256 state with its key already absorbed: hashing an ID then costs two SHA-256
-/// compressions instead of four, on every request that loads a session. The state is as secret
-/// as the key. The hash crates' `zeroize` feature wipes it when dropped, and so also wipes each
-/// request's working copy, made by `clone` in [`IdHasher::mac`].
-#[derive(Clone)]
-struct KeyedMac(Box<Hmac<sha2::Sha256>>);
-
-impl KeyedMac {
-    fn new(key: &[u8]) -> Self {
-        Self(Box::new(
-            <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
-                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length")),
-        ))
-    }
-}
-
-impl IdHasher {
-    /// The purpose label under which the ID-hash keys are derived from the keyring.
-    pub const PURPOSE: &'static str = "sessionvault/v1/session-id-hash";
-
-    /// Derives the hashing keys from every secret of the keyring, current first.
-    pub fn new(keyring: &Keyring) -> Self {
-        Self {
-            macs: keyring
-                .derive(Self::PURPOSE)
-                .iter()
-                .map(|key| KeyedMac::new(key.as_ref()))
-                .collect(),
-        }
-    }
-
-    /// The store key under the current secret.
-    pub fn key(&self, id: &SessionId) -> StoreKey {
-        self.key_with(0, id)
-    }
-
-    /// True when the keyring holds older secrets, under which sessions may still be filed.
-    pub fn has_fallbacks(&self) -> bool {
-        self.macs.len() > 1
-    }
-
-    /// The store keys under the older secrets, newest first: where a session written before a
-    /// rotation is found.
-    pub fn fallback_keys<'a>(&'a self, id: &'a SessionId) -> impl Iterator<Item = StoreKey> + 'a {
-        (1..self.macs.len()).map(move |i| self.key_with(i, id))
-    }
-
-    fn key_with(&self, index: usize, id: &SessionId) -> StoreKey {
-        // The hash of the text the cookie carries: no decoding on the way to the store.
-        self.mac(index, &[id.0.as_ref()])
-    }
-
-    fn mac(&self, index: usize, parts: &[&[u8]]) -> StoreKey {
-        let mut mac = (*self.macs[index].0).clone();
-        for part in parts {
-            mac.update(part);
-        }
-        StoreKey(mac.finalize().into_bytes().into())
-    }
-}
-
-impl fmt::Debug for IdHasher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdHasher")
-            .field("keys", &self.macs.len())
-            .finish()
-    }
-}
-
 /// Hashing for sets and maps of [`StoreKey`]s. A store key is an HMAC output: uniform, and
 /// beyond any client's control without the server's secret. Its own bytes are therefore a hash
 /// that nobody can steer into collisions, and SipHash over them would cost more than the rest
@@ -245,6 +171,7 @@ impl Hasher for KeyBytesHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Keyring;
 
     /// An HMAC state (HKDF holds one too) is two of its hash's core states and a block buffer,
     /// and each of those wipes itself when dropped: so every keyed state does, each request's
@@ -337,7 +264,8 @@ mod tests {
         let new = Keyring::generate().unwrap();
         let id = SessionId::generate().unwrap();
         let before = IdHasher::new(&old).key(&id);
-        let rotated = Keyring::legacy_unchecked(new.current().expose(), [old.current().expose()]);
+        let rotated =
+            Keyring::danger_legacy_unchecked(new.current().expose(), [old.current().expose()]);
         let hasher = IdHasher::new(&rotated);
         assert_ne!(hasher.key(&id), before);
         assert_eq!(hasher.fallback_keys(&id).collect::<Vec<_>>(), [before]);

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sessionvault::flask::{Digest, decode_unverified};
 
-use crate::crack::{Matcher, search_known};
+use crate::commands::crack::{Matcher, search_known};
 
 /// How bad a finding is. `High` makes `audit` exit 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -266,7 +266,7 @@ fn flask_contents(value: &str) -> Option<FlaskContents> {
         .ok()
         .and_then(|m| search_known(&m).key)
         .and_then(|key| {
-            sessionvault::keyring::KNOWN_SECRETS
+            sessionvault::tooling::KNOWN_SECRETS
                 .iter()
                 .find(|(k, _)| *k == key.as_slice())
                 .map(|(_, source)| *source)
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn flask_cookies_are_decoded_and_cracked_with_the_built_in_list() {
-        let keyring = sessionvault::Keyring::legacy_unchecked("dev", Vec::<&str>::new());
+        let keyring = sessionvault::Keyring::danger_legacy_unchecked("dev", Vec::<&str>::new());
         let codec = sessionvault::flask::FlaskCodec::new(keyring);
         let session = sessionvault::flask::tagged_json::from_str(
             r#"{"user":"bob","password":"hunter2","csrf_token":"x"}"#,

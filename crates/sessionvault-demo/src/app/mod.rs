@@ -1,5 +1,7 @@
 //! The demo's pages and forms.
 
+mod devices;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,13 +37,16 @@ pub(crate) struct AppState {
 pub(crate) fn pages() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     for (name, source) in [
-        ("base.html", include_str!("../templates/base.html")),
-        ("home.html", include_str!("../templates/home.html")),
-        ("login.html", include_str!("../templates/login.html")),
-        ("account.html", include_str!("../templates/account.html")),
-        ("devices.html", include_str!("../templates/devices.html")),
-        ("password.html", include_str!("../templates/password.html")),
-        ("events.html", include_str!("../templates/events.html")),
+        ("base.html", include_str!("../../templates/base.html")),
+        ("home.html", include_str!("../../templates/home.html")),
+        ("login.html", include_str!("../../templates/login.html")),
+        ("account.html", include_str!("../../templates/account.html")),
+        ("devices.html", include_str!("../../templates/devices.html")),
+        (
+            "password.html",
+            include_str!("../../templates/password.html"),
+        ),
+        ("events.html", include_str!("../../templates/events.html")),
     ] {
         // The templates are part of the binary and checked by the tests; a broken one is a bug.
         env.add_template(name, source)
@@ -57,9 +62,9 @@ pub(crate) fn router(state: AppState, manager: SessionManager, csrf: CsrfLayer) 
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/account", get(account))
-        .route("/devices", get(devices))
-        .route("/devices/revoke", post(revoke))
-        .route("/devices/revoke-others", post(revoke_others))
+        .route("/devices", get(devices::devices))
+        .route("/devices/revoke", post(devices::revoke))
+        .route("/devices/revoke-others", post(devices::revoke_others))
         .route("/password", get(password_page).post(change_password))
         .route("/events", get(events))
         .route("/metrics", get(metrics))
@@ -303,94 +308,6 @@ async fn account(
     render(&state, &session, &csrf, "account.html", "Account", extra).await
 }
 
-/// The browser family, from a User-Agent: enough to tell devices apart.
-fn browser(user_agent: Option<&str>) -> String {
-    let ua = user_agent.unwrap_or_default();
-    let family = if ua.contains("Firefox/") {
-        "Firefox"
-    } else if ua.contains("Edg/") {
-        "Edge"
-    } else if ua.contains("HeadlessChrome/") {
-        "Chrome (headless)"
-    } else if ua.contains("Chrome/") {
-        "Chrome"
-    } else if ua.contains("Safari/") {
-        "Safari"
-    } else if ua.starts_with("curl/") {
-        "curl"
-    } else if ua.is_empty() {
-        "unknown"
-    } else {
-        "other"
-    };
-    let os = if ua.contains("Windows") {
-        " on Windows"
-    } else if ua.contains("Mac OS") {
-        " on macOS"
-    } else if ua.contains("Android") {
-        " on Android"
-    } else if ua.contains("Linux") {
-        " on Linux"
-    } else {
-        ""
-    };
-    format!("{family}{os}")
-}
-
-async fn devices(
-    State(state): State<AppState>,
-    session: Session,
-    csrf: CsrfToken,
-) -> Result<Response, SessionError> {
-    if let Err(redirect) = signed_in(&session).await? {
-        return Ok(redirect);
-    }
-    let list: Vec<_> = session
-        .devices()
-        .await?
-        .into_iter()
-        .map(|d| {
-            serde_json::json!({
-                "handle": d.handle,
-                "browser": browser(d.user_agent.as_deref()),
-                "ip": d.ip.unwrap_or_else(|| "unknown".into()),
-                "created": when(d.created),
-                "last_seen": when(d.last_seen),
-                "current": d.current,
-            })
-        })
-        .collect();
-    let extra = serde_json::json!({ "devices": list });
-    render(&state, &session, &csrf, "devices.html", "Devices", extra).await
-}
-
-#[derive(Deserialize)]
-struct RevokeForm {
-    session: String,
-}
-
-async fn revoke(session: Session, Form(form): Form<RevokeForm>) -> Result<Response, SessionError> {
-    if let Err(redirect) = signed_in(&session).await? {
-        return Ok(redirect);
-    }
-    let text = if session.revoke_device(&form.session).await? {
-        "That device is signed out."
-    } else {
-        "No such device among yours."
-    };
-    flash(&session, "ok", text).await?;
-    Ok(Redirect::to("/devices").into_response())
-}
-
-async fn revoke_others(session: Session) -> Result<Response, SessionError> {
-    if let Err(redirect) = signed_in(&session).await? {
-        return Ok(redirect);
-    }
-    let n = session.revoke_others().await?;
-    flash(&session, "ok", &format!("Signed out {n} other device(s).")).await?;
-    Ok(Redirect::to("/devices").into_response())
-}
-
 /// Changing the password needs a sign-in from the last few minutes.
 async fn recently_signed_in(session: &Session) -> Result<Result<String, Response>, SessionError> {
     let user = match signed_in(session).await? {
@@ -519,7 +436,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn style() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("../templates/style.css"),
+        include_str!("../../templates/style.css"),
     )
         .into_response()
 }
