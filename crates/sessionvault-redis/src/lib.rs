@@ -33,9 +33,13 @@
 //! A load is one round trip (`HGETALL`), a save one (a script); signing a user in adds one for
 //! the index.
 
+mod connection;
+mod encoding;
+mod scripts;
 mod sentinel;
 mod store;
 mod url;
 
-pub use store::{ConnectError, RedisStore, ReplicaAckError};
+pub use connection::ReplicaAckError;
+pub use store::{ConnectError, RedisStore};
 pub use url::UrlError;
