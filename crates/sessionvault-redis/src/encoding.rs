@@ -25,7 +25,7 @@ struct Compact<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     e: Option<Ended>,
     /// Data.
-    #[serde(default, skip_serializing_if = "is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     d: Cow<'a, Data>,
     /// User.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,10 +69,6 @@ struct Ended {
     /// Renewal grace deadline, as an offset from creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     g: Option<i128>,
-}
-
-fn is_empty(data: &Cow<'_, Data>) -> bool {
-    data.is_empty()
 }
 
 fn is_zero(n: &i128) -> bool {
