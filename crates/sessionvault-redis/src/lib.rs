@@ -20,22 +20,30 @@
 //!
 //! # Layout
 //!
-//! - A session is a hash at `PREFIX:s:{KEYHEX}`: `r` the record as JSON, `v` its version,
-//!   `l` live (`1`) or not, `u` its user; `ls` and `id` hold the last-seen time and idle deadline
-//!   when a touch moved them since the last save. The braces make the store key the cluster
-//!   hash tag, so every script touches one slot: no CROSSSLOT errors.
+//! - A session is a hash at `PREFIX:s:{KEYHEX}`: `d` the record in a compact JSON (one-letter
+//!   names, times as nanoseconds, no key; see `encoding.rs`), `v` its version, `l` live (`1`) or
+//!   not, `u` its user; `ls` and `id` hold the last-seen time and idle deadline when a touch
+//!   moved them since the last save. A record saved by an earlier version holds its full JSON
+//!   in `r` instead; it is read as it is and rewritten compact at its next save. The braces
+//!   make the store key the cluster hash tag, so every script touches one slot: no CROSSSLOT
+//!   errors.
 //! - Each user's sessions are a set at `PREFIX:u:{USERHEX}`, updated after the record when its
 //!   user changes. It may briefly list a dead session; listings check each record and drop the
 //!   stale entries.
 //! - Every key expires with `PEXPIREAT` at the record's retention time (a tombstone keeps the
 //!   session's absolute deadline), so nothing needs sweeping.
 //!
-//! A load is one round trip (`HGETALL`), a save one (a script); signing a user in adds one for
-//! the index.
+//! A load is one round trip (`HMGET` of the four fields a load needs), a save one (a script
+//! that compares the version and writes the four fields); signing a user in adds one for the
+//! index.
 
+mod connection;
+mod encoding;
+mod scripts;
 mod sentinel;
 mod store;
 mod url;
 
-pub use store::{ConnectError, RedisStore, ReplicaAckError};
+pub use connection::ReplicaAckError;
+pub use store::{ConnectError, RedisStore};
 pub use url::UrlError;

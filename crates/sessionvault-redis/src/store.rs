@@ -1,126 +1,31 @@
-//! The store.
+//! The store: connecting, key names, and the trait's operations.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use redis::aio::{
-    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
-};
-use redis::cluster_async::ClusterConnection;
-use redis::{IntoConnectionInfo, RedisFuture, Script};
+use redis::IntoConnectionInfo;
+use redis::aio::ConnectionManagerConfig;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 
-use crate::sentinel::{SentinelMaster, is_read_only};
+use crate::connection::Connection;
+use crate::encoding;
+use crate::scripts::{Lua, Scripts};
+use crate::sentinel::SentinelMaster;
 use crate::url::{MAX_REPLICA_ACK_TIMEOUT, ReplicaAcks, StoreUrl, Target, UrlError};
+
+/// The fields a load reads: the compact record, the earlier JSON one, and a touch's times.
+type Fields = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+);
 
 /// How long a command may take before it fails (and the request gets a 503) rather than hang.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
-
-const CREATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'r', ARGV[1], 'v', ARGV[2], 'l', ARGV[3], 'u', ARGV[4])
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-return 1
-";
-
-/// Returns 0 on a conflict, else 1 followed by the previous user (for the index).
-const SAVE_IF: &str = r"
-local cur = redis.call('HMGET', KEYS[1], 'v', 'l', 'u')
-if cur[1] ~= ARGV[6] or cur[2] ~= '1' then return {0, ''} end
-redis.call('HDEL', KEYS[1], 'ls', 'id')
-redis.call('HSET', KEYS[1], 'r', ARGV[1], 'v', ARGV[2], 'l', ARGV[3], 'u', ARGV[4])
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-return {1, cur[3] or ''}
-";
-
-const TOUCH: &str = r"
-if redis.call('HGET', KEYS[1], 'l') ~= '1' then return 0 end
-redis.call('HSET', KEYS[1], 'ls', ARGV[1], 'id', ARGV[2])
-return 1
-";
-
-/// Adds a session to its user's set, and keeps the set as long as its longest session.
-const INDEX: &str = r"
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'NX')
-redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
-return 1
-";
-
-#[derive(Clone)]
-enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-    Sentinel(Arc<SentinelMaster>),
-}
-
-/// One connection of any kind, for the commands to run on.
-enum Con {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-    Multiplexed(MultiplexedConnection),
-}
-
-impl ConnectionLike for Con {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
-        match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
-            Self::Multiplexed(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<redis::Value>> {
-        match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Multiplexed(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
-            Self::Multiplexed(c) => c.get_db(),
-        }
-    }
-}
-
-/// A write that fewer replicas acknowledged than [`RedisStore::with_min_replica_acks`] asks
-/// for: the master has it, but its loss with the master is possible, so the save is reported
-/// as failed.
-#[derive(Debug, thiserror::Error)]
-#[error("only {acked} of {wanted} replicas acknowledged the write within {timeout_ms} ms")]
-pub struct ReplicaAckError {
-    acked: i64,
-    wanted: u32,
-    timeout_ms: u128,
-}
-
-/// A script and its source, for `EVALSHA` or, in a pipeline with `WAIT`, `EVAL`.
-struct Lua {
-    script: Script,
-    source: &'static str,
-}
-
-impl Lua {
-    fn new(source: &'static str) -> Self {
-        Self {
-            script: Script::new(source),
-            source,
-        }
-    }
-}
 
 /// Sessions in Redis: one server, a Redis Cluster, or the master a set of Sentinels names.
 #[derive(Clone)]
@@ -129,13 +34,6 @@ pub struct RedisStore {
     prefix: String,
     replica_acks: Option<ReplicaAcks>,
     scripts: Arc<Scripts>,
-}
-
-struct Scripts {
-    create: Lua,
-    save_if: Lua,
-    touch: Lua,
-    index: Lua,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -151,10 +49,6 @@ impl std::fmt::Debug for RedisStore {
             .field("replica_acks", &self.replica_acks)
             .finish()
     }
-}
-
-fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::new(e)
 }
 
 /// Why [`RedisStore::connect`] failed. The message is one line and holds no credentials.
@@ -274,12 +168,7 @@ impl RedisStore {
             connection,
             prefix: "sv".into(),
             replica_acks: None,
-            scripts: Arc::new(Scripts {
-                create: Lua::new(CREATE),
-                save_if: Lua::new(SAVE_IF),
-                touch: Lua::new(TOUCH),
-                index: Lua::new(INDEX),
-            }),
+            scripts: Arc::default(),
         }
     }
 
@@ -323,94 +212,35 @@ impl RedisStore {
         format!("{}:u:{{{}}}", self.prefix, hex::encode(user))
     }
 
-    /// Runs `op` on a connection. On Sentinel, a failure that means the master is gone makes
-    /// the next call ask the Sentinels again, and a `READONLY` (the master was demoted; the
-    /// write did not happen) is retried once on the master they name now.
-    async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
-    where
-        F: Fn(Con) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
-        match &self.connection {
-            Connection::Single(c) => op(Con::Single(c.clone())).await,
-            Connection::Cluster(c) => op(Con::Cluster(c.clone())).await,
-            Connection::Sentinel(master) => {
-                let mut attempt = 0;
-                loop {
-                    let (generation, con) = master.connection().await.map_err(store_error)?;
-                    match op(Con::Multiplexed(con)).await {
-                        Err(e) => {
-                            master.failed(generation, &e);
-                            attempt += 1;
-                            if attempt == 1 && is_read_only(&e) {
-                                continue;
-                            }
-                            break Err(e);
-                        }
-                        ok => break ok,
-                    }
-                }
-            }
-        }
-        .map_err(store_error)
+    /// The arguments every record write starts with: the encoded record, its version, whether
+    /// it is live, its user (for the index; none for a tombstone), and its retention in
+    /// milliseconds.
+    fn fields(record: &Record) -> Result<Vec<Vec<u8>>, StoreError> {
+        let live = record.is_live();
+        let user = record.user.as_deref().filter(|_| live).unwrap_or_default();
+        Ok(vec![
+            encoding::encode(record)?,
+            record.version.to_string().into_bytes(),
+            if live { b"1".to_vec() } else { b"0".to_vec() },
+            user.as_bytes().to_vec(),
+            record
+                .expires_at
+                .as_millisecond()
+                .max(1)
+                .to_string()
+                .into_bytes(),
+        ])
     }
 
-    /// Runs a script that writes; with replica acknowledgements on, as `EVAL` followed by
-    /// `WAIT` in one pipeline (which a cluster sends to the key's master).
     async fn write<T: redis::FromRedisValue>(
         &self,
         lua: &Lua,
         key: &str,
-        args: &[String],
+        args: &[Vec<u8>],
     ) -> Result<T, StoreError> {
-        let Some(acks) = self.replica_acks else {
-            return self
-                .run(|mut con| async move {
-                    let mut invocation = lua.script.key(key);
-                    for arg in args {
-                        invocation.arg(arg);
-                    }
-                    invocation.invoke_async(&mut con).await
-                })
-                .await;
-        };
-        let (value, acked): (T, i64) = self
-            .run(|mut con| async move {
-                let mut pipe = redis::pipe();
-                pipe.cmd("EVAL").arg(lua.source).arg(1).arg(key).arg(args);
-                pipe.cmd("WAIT")
-                    .arg(acks.replicas)
-                    .arg(acks.timeout.as_millis() as u64);
-                pipe.query_async(&mut con).await
-            })
-            .await?;
-        if acked < i64::from(acks.replicas) {
-            return Err(StoreError::new(ReplicaAckError {
-                acked,
-                wanted: acks.replicas,
-                timeout_ms: acks.timeout.as_millis(),
-            }));
-        }
-        Ok(value)
-    }
-
-    async fn command<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        self.run(|mut con| async move { cmd.query_async(&mut con).await })
+        self.connection
+            .write(self.replica_acks, lua, key, args)
             .await
-    }
-
-    fn fields(record: &Record) -> Result<[String; 5], StoreError> {
-        Ok([
-            serde_json::to_string(record).map_err(store_error)?,
-            record.version.to_string(),
-            if record.is_live() { "1" } else { "0" }.to_owned(),
-            if record.is_live() {
-                record.user.clone().unwrap_or_default()
-            } else {
-                String::new()
-            },
-            (record.expires_at.as_millisecond().max(1)).to_string(),
-        ])
     }
 
     /// Adds a session to its user's set, and keeps the set as long as its longest session.
@@ -423,7 +253,10 @@ impl RedisStore {
             .write(
                 &self.scripts.index,
                 &self.user_key(user),
-                &[record.key.to_hex(), at.to_string()],
+                &[
+                    record.key.to_hex().into_bytes(),
+                    at.to_string().into_bytes(),
+                ],
             )
             .await?;
         Ok(())
@@ -433,16 +266,23 @@ impl RedisStore {
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let fields: std::collections::HashMap<String, String> = self
-            .command(redis::cmd("HGETALL").arg(self.record_key(key)))
+        // The four fields a record may have, not the whole hash: no map, one reply of four.
+        let (compact, legacy, last_seen, idle): Fields = self
+            .connection
+            .command(
+                redis::cmd("HMGET")
+                    .arg(self.record_key(key))
+                    .arg(&["d", "r", "ls", "id"]),
+            )
             .await?;
-        let Some(json) = fields.get("r") else {
-            return Ok(None);
+        let mut record = match (compact, legacy) {
+            (Some(bytes), _) => encoding::decode(*key, &bytes)?,
+            (None, Some(bytes)) => encoding::decode_legacy(*key, &bytes)?,
+            (None, None) => return Ok(None),
         };
-        let mut record: Record = serde_json::from_str(json).map_err(store_error)?;
-        // A touch since the last save moved these without rewriting the JSON.
-        let parse = |name: &str| fields.get(name).and_then(|t| t.parse::<Timestamp>().ok());
-        if let (Some(last_seen), Some(idle)) = (parse("ls"), parse("id")) {
+        // A touch since the last save moved these without rewriting the record.
+        let parse = |t: Option<String>| t.and_then(|t| t.parse::<Timestamp>().ok());
+        if let (Some(last_seen), Some(idle)) = (parse(last_seen), parse(idle)) {
             record.last_seen = last_seen;
             record.idle_deadline = idle;
         }
@@ -464,15 +304,20 @@ impl SessionStore for RedisStore {
     }
 
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
-        let mut args = Self::fields(record)?.to_vec();
-        args.push(expected_version.to_string());
-        let (saved, previous_user): (i64, String) = self
+        let mut args = Self::fields(record)?;
+        let expires = args.pop().unwrap_or_default();
+        args.push(expected_version.to_string().into_bytes());
+        args.push(expires);
+        let previous_user: Option<String> = self
             .write(&self.scripts.save_if, &self.record_key(&record.key), &args)
             .await?;
-        if saved == 1 && record.user.as_deref().unwrap_or_default() != previous_user {
+        let Some(previous_user) = previous_user else {
+            return Ok(false);
+        };
+        if record.user.as_deref().unwrap_or_default() != previous_user {
             self.index(record).await?;
         }
-        Ok(saved == 1)
+        Ok(true)
     }
 
     async fn touch_if_live(
@@ -485,7 +330,10 @@ impl SessionStore for RedisStore {
             .write(
                 &self.scripts.touch,
                 &self.record_key(key),
-                &[last_seen.to_string(), idle_deadline.to_string()],
+                &[
+                    last_seen.to_string().into_bytes(),
+                    idle_deadline.to_string().into_bytes(),
+                ],
             )
             .await?;
         Ok(touched == 1)
@@ -493,7 +341,10 @@ impl SessionStore for RedisStore {
 
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
         let index = self.user_key(user);
-        let members: Vec<String> = self.command(redis::cmd("SMEMBERS").arg(&index)).await?;
+        let members: Vec<String> = self
+            .connection
+            .command(redis::cmd("SMEMBERS").arg(&index))
+            .await?;
         let mut live = Vec::new();
         for member in members {
             let record = match StoreKey::from_hex(&member) {
@@ -505,6 +356,7 @@ impl SessionStore for RedisStore {
                 // Gone, ended or moved to another user: drop it from the index.
                 _ => {
                     let _: i64 = self
+                        .connection
                         .command(redis::cmd("SREM").arg(&index).arg(&member))
                         .await?;
                 }

@@ -141,3 +141,66 @@ async fn nothing_listening_is_an_error_within_seconds() {
     assert!(RedisStore::connect("redis://127.0.0.1:1").await.is_err());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// A session saved by a version that kept the record's full JSON in the hash's `r` field is
+/// read as it was, its touched times included, and rewritten compact by its next save.
+#[tokio::test]
+async fn a_record_in_the_earlier_json_layout_is_read_and_saved_on() {
+    if sessionvault_testkit::skip_requested("redis") {
+        return;
+    }
+    let url = env("SESSIONVAULT_REDIS_URL");
+    let prefix = prefix();
+    let store = RedisStore::connect(&url)
+        .await
+        .expect("connect")
+        .with_prefix(&prefix)
+        .expect("prefix");
+    let r = sessionvault_testkit::conformance::record(Some("alice"));
+    let hash = format!("{prefix}:s:{{{}}}", r.key.to_hex());
+    let mut con = redis::Client::open(url.as_str())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let seen = r.last_seen + jiff::SignedDuration::from_secs(60);
+    let idle = r.idle_deadline + jiff::SignedDuration::from_secs(60);
+    let _: i64 = redis::cmd("HSET")
+        .arg(&hash)
+        .arg("r")
+        .arg(serde_json::to_string(&r).expect("json"))
+        .arg("v")
+        .arg(r.version)
+        .arg("l")
+        .arg("1")
+        .arg("u")
+        .arg("alice")
+        .arg("ls")
+        .arg(seen.to_string())
+        .arg("id")
+        .arg(idle.to_string())
+        .query_async(&mut con)
+        .await
+        .expect("write the earlier layout");
+    let mut expected = r.clone();
+    expected.last_seen = seen;
+    expected.idle_deadline = idle;
+    assert_eq!(
+        store.load(&r.key).await.expect("load"),
+        Some(expected.clone())
+    );
+
+    let mut next = expected.clone();
+    next.version += 1;
+    next.data.insert("n".into(), serde_json::json!(1));
+    assert!(store.save_if(&next, r.version).await.expect("save"));
+    assert_eq!(store.load(&r.key).await.expect("load"), Some(next));
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(&hash)
+        .query_async(&mut con)
+        .await
+        .expect("fields");
+    let mut fields = fields;
+    fields.sort_unstable();
+    assert_eq!(fields, ["d", "l", "u", "v"], "the earlier fields are gone");
+}

@@ -116,10 +116,6 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
         self.check(false)?;
         self.inner.load(key).await
     }
-    async fn load_shared(&self, key: &StoreKey) -> Result<Option<Arc<Record>>, StoreError> {
-        self.check(false)?;
-        self.inner.load_shared(key).await
-    }
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
         self.check(true)?;
         self.inner.create(record).await

@@ -167,6 +167,12 @@ impl Record {
 
 /// Storage for server-side sessions.
 ///
+/// A store implements `load`, `create`, `save_if`, `touch_if_live` and `sessions_for_user`;
+/// everything else is provided. `load_shared` and `try_load_shared` are speed paths for a
+/// store that keeps records in process memory ([`MemoryStore`]): any other store, and any
+/// store that wraps another (to count or time calls), leaves them alone, and every load then
+/// goes through its `load`.
+///
 /// Every method is one atomic operation on the backing store. Implementations must keep these
 /// rules, which the conformance tests check:
 ///

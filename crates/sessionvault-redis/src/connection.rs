@@ -1,0 +1,162 @@
+//! The connection commands run on, of whichever kind the URL named, and the write path with
+//! its optional replica acknowledgements.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
+use redis::{RedisFuture, ToRedisArgs};
+use sessionvault::store::StoreError;
+
+use crate::scripts::Lua;
+use crate::sentinel::{SentinelMaster, is_read_only};
+use crate::url::ReplicaAcks;
+
+#[derive(Clone)]
+pub(crate) enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    Sentinel(Arc<SentinelMaster>),
+}
+
+/// One connection of any kind, for the commands to run on.
+pub(crate) enum Con {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    Multiplexed(MultiplexedConnection),
+}
+
+impl ConnectionLike for Con {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Multiplexed(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Multiplexed(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+            Self::Multiplexed(c) => c.get_db(),
+        }
+    }
+}
+
+/// A write that fewer replicas acknowledged than [`RedisStore::with_min_replica_acks`] asks
+/// for: the master has it, but its loss with the master is possible, so the save is reported
+/// as failed.
+///
+/// [`RedisStore::with_min_replica_acks`]: crate::RedisStore::with_min_replica_acks
+#[derive(Debug, thiserror::Error)]
+#[error("only {acked} of {wanted} replicas acknowledged the write within {timeout_ms} ms")]
+pub struct ReplicaAckError {
+    acked: i64,
+    wanted: u32,
+    timeout_ms: u128,
+}
+
+pub(crate) fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::new(e)
+}
+
+impl Connection {
+    /// Runs `op` on a connection. On Sentinel, a failure that means the master is gone makes
+    /// the next call ask the Sentinels again, and a `READONLY` (the master was demoted; the
+    /// write did not happen) is retried once on the master they name now.
+    pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(Con) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        match self {
+            Self::Single(c) => op(Con::Single(c.clone())).await,
+            Self::Cluster(c) => op(Con::Cluster(c.clone())).await,
+            Self::Sentinel(master) => {
+                let mut attempt = 0;
+                loop {
+                    let (generation, con) = master.connection().await.map_err(store_error)?;
+                    match op(Con::Multiplexed(con)).await {
+                        Err(e) => {
+                            master.failed(generation, &e);
+                            attempt += 1;
+                            if attempt == 1 && is_read_only(&e) {
+                                continue;
+                            }
+                            break Err(e);
+                        }
+                        ok => break ok,
+                    }
+                }
+            }
+        }
+        .map_err(store_error)
+    }
+
+    /// Runs a script that writes; with replica acknowledgements on, as `EVAL` followed by
+    /// `WAIT` in one pipeline (which a cluster sends to the key's master).
+    pub(crate) async fn write<T, A>(
+        &self,
+        acks: Option<ReplicaAcks>,
+        lua: &Lua,
+        key: &str,
+        args: &[A],
+    ) -> Result<T, StoreError>
+    where
+        T: redis::FromRedisValue,
+        A: ToRedisArgs + Sync,
+    {
+        let Some(acks) = acks else {
+            return self
+                .run(|mut con| async move {
+                    let mut invocation = lua.script.key(key);
+                    for arg in args {
+                        invocation.arg(arg);
+                    }
+                    invocation.invoke_async(&mut con).await
+                })
+                .await;
+        };
+        let (value, acked): (T, i64) = self
+            .run(|mut con| async move {
+                let mut pipe = redis::pipe();
+                pipe.cmd("EVAL").arg(lua.source).arg(1).arg(key).arg(args);
+                pipe.cmd("WAIT")
+                    .arg(acks.replicas)
+                    .arg(acks.timeout.as_millis() as u64);
+                pipe.query_async(&mut con).await
+            })
+            .await?;
+        if acked < i64::from(acks.replicas) {
+            return Err(StoreError::new(ReplicaAckError {
+                acked,
+                wanted: acks.replicas,
+                timeout_ms: acks.timeout.as_millis(),
+            }));
+        }
+        Ok(value)
+    }
+
+    pub(crate) async fn command<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, StoreError> {
+        self.run(|mut con| async move { cmd.query_async(&mut con).await })
+            .await
+    }
+}
