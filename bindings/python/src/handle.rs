@@ -217,12 +217,17 @@ impl Handle {
     fn commit(&self, py: Python<'_>, end: bool) -> PyResult<(&'static str, Option<String>)> {
         crate::runtime::guard(|| {
             let session = self.session()?;
-            let header = block_on(py, async move {
-                if end {
-                    session.logout().await.map_err(errors::from_core)?;
-                }
-                session.commit().await.map_err(errors::from_core)
-            })?;
+            // A request that changed nothing commits without the store: no wait at all.
+            let ready = if end { None } else { session.try_commit() };
+            let header = match ready {
+                Some(done) => done.map_err(errors::from_core)?,
+                None => block_on(py, async move {
+                    if end {
+                        session.logout().await.map_err(errors::from_core)?;
+                    }
+                    session.commit().await.map_err(errors::from_core)
+                })?,
+            };
             let (action, value) = cookie_action(header.as_deref());
             let mut state = self.state();
             Ok(match (action, value) {

@@ -3,8 +3,9 @@
 //! pure Python on top of it; see docs/FLASK.md.
 //!
 //! Every store call and every conversion worth it runs with the interpreter released
-//! (`Python::detach`), on a Tokio runtime made lazily per process. Panics never reach Python
-//! as `PanicException`: they come back as `sessionvault.SessionVaultError`.
+//! (`Python::detach`), on a current-thread Tokio runtime made lazily per process and driven by
+//! the waiting thread. Panics never reach Python as `PanicException`: they come back as
+//! `sessionvault.SessionVaultError`.
 
 mod convert;
 mod errors;

@@ -4,6 +4,13 @@
 //! `fork()` the child has none of the parent's threads, so a runtime (or a connection pool
 //! driven by one) inherited from the parent would hang or crash if used, and could do the same
 //! when dropped. Such values are leaked instead: never used, never dropped.
+//!
+//! The runtime is a current-thread one, driven by whichever Python thread is waiting on it: a
+//! store call is a request and its reply on one socket, and handing each to a worker thread
+//! and back cost more CPU (wake-ups on both sides) than the call itself. Threads that call at
+//! once share it: one drives the sockets and timers while the others wait for their reply or
+//! for their turn to drive (Tokio's `block_on` from several threads), so tasks the store
+//! spawned (a connection's reader) run whenever any thread waits.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -26,8 +33,7 @@ fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
     {
         return Ok(runtime);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("sessionvault")
         .enable_all()
         .build()
