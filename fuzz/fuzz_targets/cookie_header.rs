@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sessionvault::id::SessionId;
 use sessionvault::cookie::{IncomingCookie, find_cookie};
+use sessionvault::id::SessionId;
 
 fuzz_target!(|data: &[u8]| {
     // A NUL byte separates headers, so one input can be several `Cookie` headers.

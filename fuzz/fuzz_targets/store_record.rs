@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use sessionvault::cookie::IncomingCookie;
 use sessionvault::id::SessionId;
-use sessionvault::tooling::IdHasher;
 use sessionvault::store::{Record, SessionStore};
+use sessionvault::tooling::IdHasher;
 use sessionvault::{Keyring, RequestMeta, SessionManager, store::MemoryStore};
 
 const ID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -33,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
     let again: Record = serde_json::from_str(&encoded).expect("own encoding decodes");
     assert_eq!(again, record);
 
-    let keyring = Keyring::danger_legacy_unchecked("fuzzing key, not a secret", Vec::<Vec<u8>>::new());
+    let keyring =
+        Keyring::danger_legacy_unchecked("fuzzing key, not a secret", Vec::<Vec<u8>>::new());
     let id = SessionId::parse(ID).expect("a well-formed ID");
     record.key = IdHasher::new(&keyring).key(&id);
     let store = MemoryStore::new();

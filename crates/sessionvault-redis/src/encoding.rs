@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sessionvault::events::EndReason;
+use sessionvault::EndReason;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, RecordState, StoreError};
 

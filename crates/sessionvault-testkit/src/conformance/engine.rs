@@ -1,8 +1,8 @@
 //! The checks made through the session engine running on the store.
 
 use jiff::SignedDuration;
-use sessionvault::id::SessionId;
 use sessionvault::cookie::IncomingCookie;
+use sessionvault::id::SessionId;
 use sessionvault::store::SessionStore;
 use sessionvault::{Keyring, ManualClock, RequestMeta, Session, SessionConfig, SessionManager};
 
