@@ -6,10 +6,15 @@
 SV_BENCH_BROWSER="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 # The cargo target directory of the workspace at MANIFEST (default: the repository's root
-# Cargo.toml): CARGO_TARGET_DIR when set (for the bench workspace, $CARGO_TARGET_DIR/bench, so
-# the two lockfiles' builds do not overwrite each other), else what cargo metadata says.
+# Cargo.toml): for the bench workspace BENCH_TARGET_DIR when set; else CARGO_TARGET_DIR when set
+# (for the bench workspace $CARGO_TARGET_DIR/bench, so the two lockfiles' builds do not
+# overwrite each other's); else what cargo metadata says.
 sv_bench_target_dir() {
     local manifest=${1:-Cargo.toml}
+    if [[ $manifest == bench/* && -n ${BENCH_TARGET_DIR:-} ]]; then
+        echo "$BENCH_TARGET_DIR"
+        return
+    fi
     if [ -n "${CARGO_TARGET_DIR:-}" ]; then
         case "$manifest" in
             bench/*) echo "$CARGO_TARGET_DIR/bench" ;;
