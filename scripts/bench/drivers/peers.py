@@ -28,6 +28,7 @@ BROWSER = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Geck
            "Chrome/131.0.0.0 Safari/537.36")
 TICK = os.sysconf("SC_CLK_TCK")
 WARMUP_SECONDS = 1
+SETTLE_SECONDS = 0.5
 
 # name: (binary, store kind, extra arguments, library label). Store kinds say which store
 # server's CPU and commands are counted; "cookie" variants keep the session in the cookie, so
@@ -237,6 +238,8 @@ def measure(server, stores, kind, path, workload, a, lua):
         raise RuntimeError(f"{server.base}/incr set no session cookie")
     # The same load, unmeasured first: connection pools fill, caches warm.
     wrk(url, WARMUP_SECONDS, a.connections, a.pin, cookie, lua if cookies_file else None, cookies_file)
+    # wrk leaves requests in flight at its deadline; let them land before counting from here.
+    time.sleep(SETTLE_SECONDS)
     before = {s: read_n(server, s) for s in sessions} if path == "/incr" else {}
     store_pids = stores.pids(kind)
     c0 = stores.commands(kind)
