@@ -32,10 +32,30 @@ struct Row {
 
 /// The bars of each group, in order: (endpoint, workload, legend, colour).
 const SERIES: [(&str, &str, &str, RGBColor); 4] = [
-    ("/read", "hot", "/read, one hot session", RGBColor(0x4c, 0x78, 0xa8)),
-    ("/read", "many", "/read, many sessions", RGBColor(0x9e, 0xca, 0xe9)),
-    ("/incr", "hot", "/incr, one hot session", RGBColor(0xe4, 0x57, 0x56)),
-    ("/incr", "many", "/incr, many sessions", RGBColor(0xff, 0x9d, 0x98)),
+    (
+        "/read",
+        "hot",
+        "/read, one hot session",
+        RGBColor(0x4c, 0x78, 0xa8),
+    ),
+    (
+        "/read",
+        "many",
+        "/read, many sessions",
+        RGBColor(0x9e, 0xca, 0xe9),
+    ),
+    (
+        "/incr",
+        "hot",
+        "/incr, one hot session",
+        RGBColor(0xe4, 0x57, 0x56),
+    ),
+    (
+        "/incr",
+        "many",
+        "/incr, many sessions",
+        RGBColor(0xff, 0x9d, 0x98),
+    ),
 ];
 
 fn cpu(rows: &[Row], label: &str, endpoint: &str, workload: &str) -> Option<f64> {
@@ -84,7 +104,10 @@ fn draw(results: &Results, out: &Path) -> anyhow::Result<()> {
                 let i = usize::try_from(*i).unwrap_or(usize::MAX);
                 // One label per group, beside its middle bar.
                 if i % group == SERIES.len() / 2 {
-                    labels.get(i / group).map(|s| (*s).to_owned()).unwrap_or_default()
+                    labels
+                        .get(i / group)
+                        .map(|s| (*s).to_owned())
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 }

@@ -55,7 +55,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             // `derive_from` stretches a secret of 32 bytes or more into the 64 a Key needs,
             // and panics on a shorter one.
             if secret.len() < 32 {
-                bail!("{}: actix-session needs a key of at least 32 bytes", path.display());
+                bail!(
+                    "{}: actix-session needs a key of at least 32 bytes",
+                    path.display()
+                );
             }
             Key::derive_from(&secret)
         }

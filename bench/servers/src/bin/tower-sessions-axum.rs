@@ -68,7 +68,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         pool.wait_for_connect().await?;
         app(RedisStore::new(pool))
     } else {
-        bail!("unsupported --store {store:?}: use memory, sqlite:PATH, postgres://... or redis://...")
+        bail!(
+            "unsupported --store {store:?}: use memory, sqlite:PATH, postgres://... or redis://..."
+        )
     };
     bench_servers::serve_axum(args.listen, app).await
 }
