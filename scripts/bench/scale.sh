@@ -222,6 +222,16 @@ main() {
     echo "building the bench workspace (release) in $BENCH_TARGET"
     CARGO_TARGET_DIR=$BENCH_TARGET cargo build --release --locked --quiet \
         --manifest-path "$ROOT/bench/Cargo.toml" --bins
+    if [ "$BYTES_ONLY" = 0 ]; then
+        local library
+        IFS=, read -r -a libraries <<<"$LIBRARIES"
+        for library in "${libraries[@]}"; do
+            [ -x "$BIN/$library-axum" ] || {
+                echo "no $BIN/$library-axum: bench/servers must provide it (or use --bytes-only)" >&2
+                exit 1
+            }
+        done
+    fi
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/secret"
     : >"$TSV"
     IFS=, read -r -a sizes <<<"$SIZES"
@@ -244,8 +254,13 @@ main() {
                 fresh_store "$store" "$size" "$library"
                 local before=0 t0 load_s rate
                 [ "$store" = redis ] && before=$(redis_used_memory)
+                # SQLite takes one writer at a time: more in flight only wait on its lock and
+                # starve the WAL checkpoints.
+                local in_flight=512
+                [ "$store" = sqlite ] && in_flight=4
                 t0=$(date +%s.%N)
                 "$BIN/loader" --library "$library" --store "$STORE_URL" --count "$size" \
+                    --concurrency "$in_flight" \
                     --secret-file "$WORK/secret" --user-agent "$USER_AGENT" \
                     --print-cookies "$COOKIES" --cookies-file "$WORK/cookies"
                 load_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
