@@ -1,4 +1,4 @@
-"""Drives the Flask benchmark with wrk; see scripts/bench-flask-app.sh.
+"""Drives the Flask benchmark with wrk; see scripts/bench/flask-app.sh.
 
 Usage: bench.py --redis-url URL --redis-pid PID --sqlite-dir DIR [--seconds S]
                 [--connections C] [--rounds R] [--skipped MESSAGE] ROW...
@@ -246,7 +246,7 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skipped", action="append", default=[])
-    parser.add_argument("--command", default="./scripts/bench-flask-app.sh")
+    parser.add_argument("--command", default="scripts/bench.sh flask-app")
     parser.add_argument("rows", nargs="+", choices=ROWS)
     args = parser.parse_args()
     rows = [r for r in ROWS if r in args.rows]

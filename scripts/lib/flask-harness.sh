@@ -1,4 +1,4 @@
-# Sourced by scripts/flask-suite.sh and scripts/bench-flask-app.sh: a venv of their own with
+# Sourced by scripts/flask-suite.sh and scripts/bench/flask-app.sh: a venv of their own with
 # pinned packages, and sessionvault built into it from bindings/python once that package
 # exists. Set FLASK_HARNESS_PYTHON to use an interpreter that already has sessionvault (the one
 # scripts/test.sh builds it into, say): the requirements are installed into it, nothing is built.

@@ -31,8 +31,8 @@ struct Args {
     /// How many sessions to load.
     #[arg(long)]
     count: u64,
-    /// sessionvault's secret key (the server's `--secret-file`), from which the ID hash key is
-    /// derived. Required for sessionvault.
+    /// sessionvault's secret key (the server's `--secret-file`: its bytes less one trailing
+    /// newline), from which the ID hash key is derived. Required for sessionvault.
     #[arg(long)]
     secret_file: Option<PathBuf>,
     /// Print the cookie values of this many of the loaded sessions, one a line.
@@ -76,13 +76,18 @@ async fn main() -> anyhow::Result<()> {
                 .secret_file
                 .as_ref()
                 .context("--secret-file is required for sessionvault")?;
-            let secret = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            // Read as the bench servers read it: the bytes, less one trailing newline.
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let secret = bytes
+                .strip_suffix(b"\r\n")
+                .or_else(|| bytes.strip_suffix(b"\n"))
+                .unwrap_or(&bytes);
             let meta = sessionvault_format::Meta {
                 user_agent: args.user_agent.clone(),
                 client_ip: args.client_ip,
             };
-            sessionvault_format::load(&args.store, secret.trim(), &meta, &plan).await?
+            sessionvault_format::load(&args.store, secret, &meta, &plan).await?
         }
         Library::TowerSessions => tower_sessions_format::load(&args.store, &plan).await?,
     };

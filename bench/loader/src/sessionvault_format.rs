@@ -51,7 +51,7 @@ fn network_of(ip: IpAddr) -> String {
 /// Loads `plan.count` sessions; returns the cookie values of the first `plan.cookies`.
 pub(crate) async fn load(
     url: &str,
-    secret: &str,
+    secret: &[u8],
     meta: &Meta,
     plan: &Plan,
 ) -> anyhow::Result<Vec<String>> {

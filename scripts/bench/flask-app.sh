@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Flask under gunicorn: no sessions, default cookie, Flask-Session, sessionvault.
+#
 # The Flask benchmark: one small app (bench/flask/app.py: /read reads a session key, /incr
 # increments a counter in the session) under gunicorn with two sync workers, without sessions
 # (bare), with Flask's default cookie sessions, Flask-Session 0.8.0 on Redis, and sessionvault's
@@ -8,7 +10,7 @@
 # increments of one session kept under concurrency; a markdown table for BENCHMARKS.md. Not
 # part of CI.
 #
-#   ./scripts/bench-flask-app.sh [SECONDS_PER_RUN] [CONNECTIONS]
+#   scripts/bench.sh flask-app [SECONDS_PER_RUN] [CONNECTIONS]
 #
 # BENCH_ROUNDS (default 3, at least 2) sets how many times every row runs, interleaved;
 # BENCH_ROWS (say "bare cookie flask-session") limits the rows; BENCH_PIN=0 leaves processes
@@ -16,18 +18,12 @@
 # time is the benchmark's alone. The venv is .venv-bench-flask (FLASK_HARNESS_PYTHON: see
 # scripts/lib/flask-harness.sh). See bench/flask/README.md.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+. scripts/lib/bench.sh
 seconds=${1:-5}
 connections=${2:-8}
-if ! command -v wrk >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-    else
-        echo "error: wrk is needed (apt-get install wrk)" >&2
-        exit 2
-    fi
-fi
+sv_bench_need wrk
 . scripts/lib/flask-harness.sh
 . scripts/lib/services.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-flask.XXXXXX")
@@ -49,7 +45,7 @@ if [[ " ${rows[*]} " == *" sessionvault-"* ]] && ! why=$(sv_harness_sessionvault
     for r in "${rows[@]}"; do [[ $r == sessionvault-* ]] || kept+=("$r"); done
     rows=("${kept[@]}")
 fi
-command="./scripts/bench-flask-app.sh $seconds $connections"
+command="scripts/bench.sh flask-app $seconds $connections"
 [ "${BENCH_ROUNDS:-3}" = 3 ] || command="BENCH_ROUNDS=$BENCH_ROUNDS $command"
 "$HARNESS_PYTHON" bench/flask/bench.py --redis-url "redis://127.0.0.1:$port" \
     --redis-pid "$(cat "$tmp/redis-$port.pid")" --sqlite-dir "$tmp" --seconds "$seconds" \

@@ -1,7 +1,7 @@
 """Times itsdangerous (through Flask's own session serializer) on the sessions the criterion
 benchmark uses, reads criterion's medians, and prints a table of throughputs and ratios.
 
-Usage: bench_flask.py CRITERION_DIR   (called by scripts/bench-flask.sh)
+Usage: flask_codec.py CRITERION_DIR   (called by scripts/bench/flask-codec.sh)
 """
 
 import json

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
+# What replica_acks=1 costs per /incr through Sentinel.
+#
 # What `replica_acks=1` costs per /incr: the counter example (release build) on a throwaway
 # master with one replica behind three Sentinels, one client sending /incr one after another,
 # with and without the WAIT, in alternating rounds.
 #
-#   ./scripts/bench-replica-acks.sh [REQUESTS_PER_ROUND]     (PROFILE=debug for the debug build)
+#   scripts/bench.sh replica-acks [REQUESTS_PER_ROUND]     (PROFILE=debug for the debug build)
 set -euo pipefail
 requests=${1:-2000}
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+. scripts/lib/bench.sh
 . scripts/lib/services.sh
 trap sv_stop_services EXIT
 sv_need_redis_server || { echo "no redis-server" >&2; exit 1; }
@@ -16,7 +19,7 @@ profile=${PROFILE:-release}
 flags=()
 [ "$profile" = release ] && flags=(--release)
 cargo build -q "${flags[@]}" -p sessionvault-axum --example counter
-binary=${CARGO_TARGET_DIR:-target}/$profile/examples/counter
+binary=$(sv_bench_target_dir)/$profile/examples/counter
 echo "($profile build)"
 python3 - "$binary" "$SV_URL" "$requests" <<'PY'
 import http.client, statistics, subprocess, sys, time

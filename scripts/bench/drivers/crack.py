@@ -1,7 +1,7 @@
 """Times `sessionvault crack` and flask-unsign on one cookie whose key is in neither wordlist,
 so both try every line; rates are lines per second of wall time.
 
-Usage: bench_crack.py SESSIONVAULT FLASK_UNSIGN SV_LINES FU_LINES   (see bench-crack.sh)
+Usage: crack.py SESSIONVAULT FLASK_UNSIGN SV_LINES FU_LINES   (see scripts/bench/crack.sh)
 """
 
 import os

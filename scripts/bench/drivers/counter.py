@@ -1,6 +1,6 @@
-"""Drives the counter example with wrk; see bench-counter.sh.
+"""Drives the counter example with wrk; see scripts/bench/counter.sh.
 
-Usage: bench_counter.py COUNTER_BINARY SECONDS CONNECTIONS STORE...
+Usage: counter.py COUNTER_BINARY SECONDS CONNECTIONS STORE...
 (an empty STORE is skipped; `sqlite:` gets a temporary file)
 """
 

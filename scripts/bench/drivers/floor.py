@@ -1,12 +1,12 @@
-"""Runs the counter's /read and the floor example's /floor under wrk; see bench-floor.sh.
+"""Runs the counter's /read and the floor example's /floor under wrk; see scripts/bench/floor.sh.
 
-Usage: bench_floor.py COUNTER_BINARY FLOOR_BINARY SECONDS CONNECTIONS
+Usage: floor.py COUNTER_BINARY FLOOR_BINARY SECONDS CONNECTIONS
 """
 
 import statistics
 import sys
 
-from bench_counter import ROUNDS, get, launch, loaded_run, start
+from counter import ROUNDS, get, launch, loaded_run, start
 
 
 def main():

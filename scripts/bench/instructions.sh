@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Instructions per request of the counter and floor examples (callgrind).
+#
 # The counter example's own CPU instructions per request over HTTP, counted by callgrind: for
 # /bare (no session layer), /read (a session loaded from the memory store) and /incr (loaded
 # and saved by compare-and-set); then the floor example's /bare and /floor (the least a session
@@ -6,13 +8,14 @@
 # what else the machine is doing, so they show changes of a few percent that wrk's requests per
 # second, on a shared machine, cannot. Kernel time is not counted. Not part of CI.
 #
-#   ./scripts/count-instructions.sh [COUNTER_BINARY [FLOOR_BINARY]]
+#   scripts/bench.sh instructions [COUNTER_BINARY [FLOOR_BINARY]]
 #
 # valgrind hides the CPU's SHA extensions, so the ID hash runs sha2's portable code here; its
 # share is printed separately, since on the real CPU it costs a small fraction of that.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+. scripts/lib/bench.sh
 for tool in valgrind callgrind_control callgrind_annotate wrk curl; do
     if ! command -v "$tool" >/dev/null; then
         echo "error: $tool is needed (apt-get install valgrind wrk curl)" >&2
@@ -23,14 +26,14 @@ counter=${1:-}
 floor=${2:-}
 if [ -z "$counter" ]; then
     cargo build --release --locked -p sessionvault-axum --example counter --example floor >&2
-    target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    target=$(sv_bench_target_dir)
     counter="$target/release/examples/counter"
     floor="$target/release/examples/floor"
 fi
 work=$(mktemp -d)
 server=
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-# A desktop browser's user agent on every request, as in bench-counter.sh: the session compares
+# A desktop browser's user agent on every request, as in counter.sh: the session compares
 # it on every load.
 browser="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
