@@ -38,11 +38,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-# What a browser sends; the loader records it in each sessionvault session, as a request
-# sending it would.
-USER_AGENT="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-BENCH_TARGET=${BENCH_TARGET_DIR:-${CARGO_TARGET_DIR:+$CARGO_TARGET_DIR/bench}}
-BENCH_TARGET=${BENCH_TARGET:-$ROOT/bench/target}
+# shellcheck source=../lib/bench.sh
+. "$ROOT/scripts/lib/bench.sh"
+# What every benchmark request sends; the loader records it in each sessionvault session, as a
+# request sending it would.
+USER_AGENT=$SV_BENCH_BROWSER
+BENCH_TARGET=$(cd "$ROOT" && sv_bench_target_dir bench/Cargo.toml)
 BIN=$BENCH_TARGET/release
 WORK=$(mktemp -d /tmp/sessionvault-scale.XXXXXX)
 OUT_DIR=${OUT_DIR:-$WORK}
@@ -221,7 +222,8 @@ main() {
     local started=$SECONDS
     echo "building the bench workspace (release) in $BENCH_TARGET"
     CARGO_TARGET_DIR=$BENCH_TARGET cargo build --release --locked --quiet \
-        --manifest-path "$ROOT/bench/Cargo.toml" --bins
+        --manifest-path "$ROOT/bench/Cargo.toml" -p bench-loader -p bench-servers \
+        --bin loader --bin sessionvault-axum --bin tower-sessions-axum
     if [ "$BYTES_ONLY" = 0 ]; then
         local library
         IFS=, read -r -a libraries <<<"$LIBRARIES"
