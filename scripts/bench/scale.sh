@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh scale [--sizes 1000,100000,1000000] [--stores redis,postgres,sqlite]
 #                          [--libraries sessionvault,tower-sessions] [--duration 5]
-#                          [--connections 32] [--cookies 10000] [--bytes-only]
+#                          [--connections 32] [--cookies 10000] [--bytes-only] [--no-build]
 #
 # For each size, store and library: empty the store, bulk-load N sessions {"n": 0} with
 # bench/loader (through the library's own store API), measure the bytes they take, start the
@@ -24,6 +24,7 @@ DURATION=5
 CONNECTIONS=32
 COOKIES=10000
 BYTES_ONLY=0
+BUILD=1
 while [ $# -gt 0 ]; do
     case $1 in
         --sizes) SIZES=$2; shift 2 ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
         --connections) CONNECTIONS=$2; shift 2 ;;
         --cookies) COOKIES=$2; shift 2 ;;
         --bytes-only) BYTES_ONLY=1; shift ;;
+        --no-build) BUILD=0; shift ;;
         -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
@@ -97,6 +99,7 @@ start_postgres() {
     bin=${bin:-$(dirname "$(command -v initdb)")}
     PG_PORT=$(free_port)
     mkdir -p "$WORK/pg"
+    chmod o+x "$WORK"  # PostgreSQL runs as its own user, which must reach its data directory.
     if [ "$(id -u)" = 0 ]; then
         chown postgres "$WORK/pg"
         run=(runuser -u postgres --)
@@ -221,7 +224,7 @@ run_wrk() {
 main() {
     need_tools
     local started=$SECONDS
-    echo "building the bench workspace (release) in $BENCH_TARGET"
+    [ "$BUILD" = 1 ] && echo "building the bench workspace (release) in $BENCH_TARGET" &&
     CARGO_TARGET_DIR=$BENCH_TARGET cargo build --release --locked --quiet \
         --manifest-path "$ROOT/bench/Cargo.toml" -p bench-loader -p bench-servers \
         --bin loader --bin sessionvault-axum --bin tower-sessions-axum
@@ -255,7 +258,7 @@ main() {
             for library in "${libraries[@]}"; do
                 echo "== $size sessions, $store, $library"
                 fresh_store "$store" "$size" "$library"
-                local before=0 t0 load_s rate
+                local before=0 t0 t1 load_s rate
                 [ "$store" = redis ] && before=$(redis_used_memory)
                 # SQLite takes one writer at a time: more in flight only wait on its lock and
                 # starve the WAL checkpoints.
@@ -266,8 +269,9 @@ main() {
                     --concurrency "$in_flight" \
                     --secret-file "$WORK/secret" --user-agent "$USER_AGENT" \
                     --print-cookies "$COOKIES" --cookies-file "$WORK/cookies"
-                load_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-                rate=$(awk -v n="$size" -v s="$load_s" 'BEGIN { printf "%.0f", n / s }')
+                t1=$(date +%s.%N)
+                load_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+                rate=$(awk -v n="$size" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
                 measure_bytes "$store" "$size" "$before"
                 echo "  loaded in $load_s s ($rate/s); bytes per session: $BYTES_DETAIL"
                 printf 'bytes\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$store" "$library" \
