@@ -11,7 +11,7 @@
 //! (`Vary: Cookie`, `Cache-Control: no-store`) and answers the number found, as `/read` does.
 //! There is no expiry, no fingerprint, no strict-mode event, no save and no cookie: one session
 //! exists, made at start-up, and its ID is printed. `GET /bare` is the counter's baseline.
-//! `scripts/bench-floor.sh` runs both examples under wrk, and `scripts/count-instructions.sh`
+//! `scripts/bench.sh floor` runs both examples under wrk, and `scripts/bench.sh instructions`
 //! counts their instructions.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Sign and verify of Flask session cookies. `scripts/bench-flask.sh` runs this beside
+//! Sign and verify of Flask session cookies. `scripts/bench.sh flask-codec` runs this beside
 //! itsdangerous on the same sessions and key and prints the ratios.
 
 use criterion::{Criterion, criterion_main};
