@@ -68,7 +68,7 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     if path.exists() {
         return read_secret(path);
     }
-    let key = sessionvault::Secret::generate(sessionvault::keyring::DEFAULT_GENERATED_LEN)
+    let key = sessionvault::Secret::generate(sessionvault::key_strength::DEFAULT_GENERATED_LEN)
         .context("the OS random generator failed")?;
     let text = Zeroizing::new(hex::encode(key.expose()));
     let mut file = std::fs::OpenOptions::new()

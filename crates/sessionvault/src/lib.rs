@@ -122,7 +122,7 @@ mod error;
 mod events;
 pub mod flask;
 pub mod id;
-pub mod keyring;
+mod keyring;
 pub mod sealed;
 mod session;
 pub mod store;
@@ -137,6 +137,15 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::Error;
 pub use events::{EndReason, EventCounts, EventSink, SecurityEvent};
 pub use keyring::{Keyring, Secret};
+
+/// Checks of a secret key's strength, and the length `Keyring::generate` uses: what a tool
+/// that vets keys (such as `sessionvault audit-secret`) needs beside [`Keyring`].
+pub mod key_strength {
+    pub use crate::keyring::{
+        Assessment, DEFAULT_GENERATED_LEN, HOW_TO_FIX, MIN_ESTIMATED_BITS, MIN_SECRET_LEN,
+        WeakSecret, assess,
+    };
+}
 pub use session::config::SessionConfig;
 pub use session::cookie::{CookieConfig, SameSite};
 pub use session::devices::SessionInfo;

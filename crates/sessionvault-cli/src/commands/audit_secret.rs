@@ -1,7 +1,7 @@
 use std::io::{IsTerminal as _, Read as _};
 
 use anyhow::{Context as _, bail};
-use sessionvault::keyring::{HOW_TO_FIX, MIN_ESTIMATED_BITS, MIN_SECRET_LEN, assess};
+use sessionvault::key_strength::{HOW_TO_FIX, MIN_ESTIMATED_BITS, MIN_SECRET_LEN, assess};
 use zeroize::Zeroizing;
 
 use crate::exit;

@@ -89,7 +89,7 @@ impl Assessment {
 /// # Examples
 ///
 /// ```
-/// use sessionvault::keyring::assess;
+/// use sessionvault::key_strength::assess;
 ///
 /// assert!(!assess(b"dev").is_strong());
 /// assert!(!assess(b"correct horse battery staple again").is_strong());
