@@ -149,6 +149,7 @@ fn main() -> anyhow::Result<()> {
         bail!("usage: bench-chart RESULTS.json OUT.svg");
     };
     let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {input}"))?;
-    let results: Results = serde_json::from_str(&text).with_context(|| format!("{input}"))?;
+    let results: Results = serde_json::from_str(&text)
+        .with_context(|| format!("{input} is not a peer results file"))?;
     draw(&results, Path::new(output))
 }
