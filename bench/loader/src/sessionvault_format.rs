@@ -8,9 +8,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use jiff::Timestamp;
-use sessionvault::id::{IdHasher, SessionId};
-use sessionvault::store::RecordState;
-use sessionvault::{Keyring, Record, SessionConfig, SessionStore};
+use sessionvault::id::SessionId;
+use sessionvault::store::{Record, RecordState, SessionStore};
+use sessionvault::tooling::IdHasher;
+use sessionvault::{Keyring, SessionConfig};
 use sessionvault_redis::RedisStore;
 use sessionvault_sqlx::{PgStore, SqliteStore};
 
