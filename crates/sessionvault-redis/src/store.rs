@@ -188,7 +188,7 @@ impl RedisStore {
 
     /// Makes every write (create, compare-and-set, touch, tombstone, user index) wait until
     /// `replicas` replicas have acknowledged it, with `WAIT replicas timeout` in the same round
-    /// trip; a write fewer acknowledged is reported as failed ([`ReplicaAckError`] inside a
+    /// trip; a write fewer acknowledged is reported as failed ([`ReplicaAckError`](crate::ReplicaAckError) inside a
     /// [`StoreError`], so a 503), though the master may keep it. Redis replicates
     /// asynchronously: without this, a write the master acknowledged and then lost with itself
     /// before its replica had it is gone once the replica is promoted.

@@ -1,4 +1,4 @@
-//! The store conformance suite: what every [`SessionStore`] must do, checked the same way for
+//! The store conformance suite: what every [`SessionStore`](sessionvault::store::SessionStore) must do, checked the same way for
 //! each. A store crate runs it with
 //!
 //! ```ignore
