@@ -127,9 +127,9 @@ impl SessionStore for PgStore {
             .bind_update(
                 sqlx::query(
                     "UPDATE sessionvault_sessions
-                     SET version = $1, live = $2, user_id = $3, expires_at = $4,
-                         record = $5::jsonb
-                     WHERE key = $6 AND version = $7 AND live",
+                     SET version = $2, live = $3, user_id = $4, expires_at = $5,
+                         record = $6::jsonb
+                     WHERE key = $1 AND version = $7 AND live",
                 ),
                 expected_version,
             )

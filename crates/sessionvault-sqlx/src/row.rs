@@ -72,8 +72,8 @@ impl<'a> Columns<'a> {
             .bind(self.record)
     }
 
-    /// Binds the columns in `UPDATE` order: `SET version, live, user_id, expires_at, record`
-    /// then `WHERE key` and the expected version.
+    /// Binds the columns in the same order as [`Self::bind_insert`], then the expected version
+    /// as `$7`: an `UPDATE` names the key `$1` in its `WHERE`.
     pub(crate) fn bind_update<'q, DB>(
         self,
         query: Query<'q, DB, <DB as Database>::Arguments>,
@@ -87,14 +87,7 @@ impl<'a> Columns<'a> {
         Option<Cow<'a, str>>: Encode<'a, DB> + Type<DB>,
         String: Encode<'a, DB> + Type<DB>,
     {
-        query
-            .bind(self.version)
-            .bind(self.live)
-            .bind(self.user)
-            .bind(self.expires_at)
-            .bind(self.record)
-            .bind(self.key)
-            .bind(expected_version as i64)
+        self.bind_insert(query).bind(expected_version as i64)
     }
 }
 

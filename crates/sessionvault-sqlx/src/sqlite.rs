@@ -140,8 +140,8 @@ impl SessionStore for SqliteStore {
             .bind_update(
                 sqlx::query(
                     "UPDATE sessionvault_sessions
-                     SET version = $1, live = $2, user_id = $3, expires_at = $4, record = $5
-                     WHERE key = $6 AND version = $7 AND live = 1",
+                     SET version = $2, live = $3, user_id = $4, expires_at = $5, record = $6
+                     WHERE key = $1 AND version = $7 AND live = 1",
                 ),
                 expected_version,
             )
