@@ -114,9 +114,12 @@ pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
 /// The record under `key` from its compact encoding.
 pub(crate) fn decode(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> {
     let c: Compact<'_> = serde_json::from_slice(bytes).map_err(StoreError::new)?;
+    // The store is not trusted to hold sane numbers: an overflowing sum is an error, not a
+    // panic.
     let at = |offset: i128| {
-        Timestamp::from_nanosecond(c.c + offset)
-            .map_err(|_| StoreError::new("stored time out of range"))
+        c.c.checked_add(offset)
+            .and_then(|nanos| Timestamp::from_nanosecond(nanos).ok())
+            .ok_or_else(|| StoreError::new("stored time out of range"))
     };
     let state = match &c.e {
         None => RecordState::Live,
@@ -202,6 +205,19 @@ mod tests {
         ended.expires_at = Timestamp::new(1_800_000_000, 0).expect("in range");
         let bytes = encode(&ended).expect("encode");
         assert_eq!(decode(ended.key, &bytes).expect("decode"), ended);
+    }
+
+    #[test]
+    fn times_that_overflow_are_an_error_not_a_panic() {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&encode(&record()).expect("encode")).expect("json");
+        // serde_json's Value holds no i128: write the two numbers into the text.
+        value["c"] = serde_json::json!("C");
+        value["i"] = serde_json::json!("I");
+        let text = serde_json::to_string(&value).expect("json");
+        let max = i128::MAX.to_string();
+        let text = text.replace("\"C\"", &max).replace("\"I\"", &max);
+        assert!(decode(record().key, text.as_bytes()).is_err());
     }
 
     #[test]
