@@ -163,7 +163,10 @@ fn survive_an_outage(kind: &str) {
     let cookie = first.cookie.clone();
 
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let deadline = Instant::now() + Duration::from_secs(7);
+    // Longer than the stores' wait for a connection (3 s for PostgreSQL): a request that
+    // waits out a shorter outage succeeds, so only a longer one proves the 503.
+    let outage = Duration::from_millis(4500);
+    let deadline = Instant::now() + Duration::from_millis(1500) + outage + Duration::from_secs(3);
     let workers: Vec<_> = (0..8)
         .map(|_| {
             let tally = Arc::clone(&tally);
@@ -188,7 +191,7 @@ fn survive_an_outage(kind: &str) {
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
     shell(&fault.stop);
-    std::thread::sleep(Duration::from_millis(2000));
+    std::thread::sleep(outage);
     shell(&fault.start);
     for w in workers {
         w.join().expect("worker");
