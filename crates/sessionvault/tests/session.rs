@@ -339,6 +339,95 @@ async fn writers_in_one_process_take_turns_instead_of_conflicting() {
     assert!((64..128).contains(&writes), "{writes} saves for 64 writers");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_update_that_waited_its_turn_starts_from_the_save_before_it_without_a_load() {
+    let h = Arc::new(harness());
+    let cookie = new_session(&h).await;
+    // The first writer's save stalls, so that the other 31 queue behind it, as requests of
+    // one hot session do.
+    let release = h.store.hold_next_save();
+    let (calls, writes) = (h.store.calls(), h.store.writes());
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (h, cookie) = (Arc::clone(&h), cookie.clone());
+            tokio::spawn(async move {
+                let s = h.request(Some(&cookie));
+                let n = s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await?;
+                s.commit().await.map(|_| n)
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    release.send(()).unwrap();
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.push(t.await.unwrap().unwrap());
+    }
+    answered.sort_unstable();
+    assert_eq!(
+        answered,
+        (1..=32).collect::<Vec<i64>>(),
+        "each told its own count"
+    );
+    let writes = h.store.writes() - writes;
+    let loads = h.store.calls() - calls - writes;
+    assert_eq!(writes, 32, "one compare-and-set each, none failed");
+    assert_eq!(
+        loads, 1,
+        "only the first writer loads; the others start from a save"
+    );
+    assert_eq!(
+        h.request(Some(&cookie)).get::<i64>("n").await.unwrap(),
+        Some(32)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_update_that_waited_its_turn_still_sees_another_processs_write() {
+    // Two engines over one store: a save made by the other process after this process's last
+    // one makes the compare-and-set miss, and the update replays on the fresh record.
+    let store = sessionvault_testkit::TestStore::new(MemoryStore::new());
+    let keyring = Keyring::generate().unwrap();
+    let process = || {
+        SessionManager::builder(keyring.clone())
+            .with_store(store.clone())
+            .build()
+            .unwrap()
+    };
+    let (here, there) = (Arc::new(process()), process());
+    let first = here.session(IncomingCookie::Absent, RequestMeta::default());
+    first.insert("n", 0).await.unwrap();
+    let cookie = value_of(&first.commit().await.unwrap().unwrap());
+    let request = |manager: &SessionManager| {
+        manager.session(
+            IncomingCookie::One(cookie.as_str().into()),
+            RequestMeta::default(),
+        )
+    };
+    let add_one = |n: Option<i64>| n.unwrap_or(0) + 1;
+    // This process's first writer stalls on its save, a second queued behind it.
+    let first_save = store.hold_next_save();
+    let (a, b) = (request(&here), request(&here));
+    let a = tokio::spawn(async move { a.update("n", add_one).await });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let b = tokio::spawn(async move { b.update("n", add_one).await });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // The first saves; the second takes its turn from that save and stalls on its own, while
+    // the other process adds 10.
+    let second_save = store.hold_next_save();
+    first_save.send(()).unwrap();
+    assert_eq!(a.await.unwrap().unwrap(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    request(&there)
+        .update("n", |n: Option<i64>| n.unwrap_or(0) + 10)
+        .await
+        .unwrap();
+    second_save.send(()).unwrap();
+    // The record the second writer started from went stale: it missed, reloaded, replayed.
+    assert_eq!(b.await.unwrap().unwrap(), 12);
+    assert_eq!(request(&there).get::<i64>("n").await.unwrap(), Some(12));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_writer_stuck_on_the_store_holds_the_others_up_for_a_second_at_most() {
     let h = Arc::new(harness());

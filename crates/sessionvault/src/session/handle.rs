@@ -11,6 +11,7 @@ use super::engine::Engine;
 use super::meta::RequestMeta;
 use super::mode;
 use super::state::{CookieAction, State};
+use super::turns::Turn;
 use crate::Error;
 use crate::events::SecurityEvent;
 
@@ -63,6 +64,19 @@ impl Session {
             self.shared.loaded.store(true, Ordering::Release);
         }
         Ok(state)
+    }
+
+    /// The state, loaded for a read-modify-write that saves at once, with the turn the load
+    /// took (see [`mode::load_for_update`]).
+    pub(super) async fn loaded_for_update(
+        &self,
+    ) -> Result<(MutexGuard<'_, State>, Option<Turn<'_>>), Error> {
+        let mut state = self.shared.state.lock().await;
+        let turn = mode::load_for_update(self.engine(), &mut state).await?;
+        if !self.is_loaded() {
+            self.shared.loaded.store(true, Ordering::Release);
+        }
+        Ok((state, turn))
     }
 
     /// Reports a security event about this request (logged, and given to the event sink), for

@@ -14,11 +14,12 @@ use super::server_commit;
 use super::server_load;
 use super::server_save;
 use super::state::{CookieAction, Loaded, State, Update};
+use super::turns::Turn;
 use crate::events::SecurityEvent;
 use crate::flask::FlaskCodec;
-use crate::id::StoreKey;
+use crate::id::{SessionId, StoreKey};
 use crate::sealed::SealedCodec;
-use crate::store::{MemoryStore, SessionStore};
+use crate::store::{MemoryStore, Record, SessionStore};
 use crate::{Error, Keyring};
 
 impl Mode {
@@ -65,6 +66,42 @@ impl Mode {
 /// Loads the session the cookie names, the first time anything asks. After an error the cookie
 /// is kept, so that a retry loads it rather than starting afresh.
 pub(crate) async fn load(engine: &Engine, state: &mut State) -> Result<(), Error> {
+    load_or_take(engine, state, None).await
+}
+
+/// Loads the session for a read-modify-write that saves at once, after taking this process's
+/// turn on the session the cookie names (in server mode; the cookie modes refuse). A writer
+/// that waited for its turn takes the record the writer before it saved as loaded, instead of
+/// a load of its own that the wait would have made stale: compare-and-set still decides, so a
+/// save by another process since then makes it reload and replay. Returns the turn, for the
+/// write to keep.
+pub(crate) async fn load_for_update<'e>(
+    engine: &'e Engine,
+    state: &mut State,
+) -> Result<Option<Turn<'e>>, Error> {
+    check_update(engine)?;
+    let key = match (&state.loaded, &state.incoming) {
+        (Loaded::NotYet, IncomingCookie::One(value)) => {
+            SessionId::parse(value.as_bytes()).map(|id| engine.hasher.key(&id))
+        }
+        _ => None,
+    };
+    let Some(key) = key else {
+        load(engine, state).await?;
+        return Ok(None);
+    };
+    let turn = engine.turns.take(key).await;
+    load_or_take(engine, state, turn.last_saved()).await?;
+    Ok(Some(turn))
+}
+
+/// [`load`], starting from `saved` (a record this process saved under the cookie's key) when
+/// there is one, rather than from the store.
+async fn load_or_take(
+    engine: &Engine,
+    state: &mut State,
+    saved: Option<Arc<Record>>,
+) -> Result<(), Error> {
     if !matches!(state.loaded, Loaded::NotYet) {
         return Ok(());
     }
@@ -77,7 +114,7 @@ pub(crate) async fn load(engine: &Engine, state: &mut State) -> Result<(), Error
         }
         IncomingCookie::One(value) => {
             let opened = match &engine.mode {
-                Mode::Server => server_load::open(engine, state, value.as_bytes()).await,
+                Mode::Server => server_load::open(engine, state, value.as_bytes(), saved).await,
                 // A value that is not text is no cookie of ours: it fails to open, as forgeries
                 // do. Boxed: the cookie modes' state would bloat the server mode's future.
                 Mode::Cookie(codec) => {
@@ -111,14 +148,16 @@ pub(crate) fn check_update(engine: &Engine) -> Result<(), Error> {
     }
 }
 
-/// A read-modify-write of one key, saved at once; returns the value saved.
+/// A read-modify-write of one key, saved at once, within `turn` when the load took one;
+/// returns the value saved.
 pub(crate) async fn update(
     engine: &Engine,
     state: &mut State,
     update: Update<'_>,
+    turn: Option<Turn<'_>>,
 ) -> Result<Option<serde_json::Value>, Error> {
     check_update(engine)?;
-    Box::pin(server_save::write(engine, state, Some(update))).await
+    Box::pin(server_save::write(engine, state, Some(update), turn)).await
 }
 
 /// True when the commit has nothing to do that needs the store: never in the cookie modes,

@@ -86,7 +86,7 @@ pub(crate) async fn commit(engine: &Engine, state: &mut State) -> Result<CookieA
     } else if let Some(grace_until) = renewal_due(engine, state) {
         cycle(engine, state, Some(grace_until)).await?;
     } else if !state.changes.is_empty() || state.server.stale_auth {
-        write(engine, state, None).await?;
+        write(engine, state, None, None).await?;
     }
     if let Some(id) = &state.server.issued {
         return Ok(CookieAction::Set(id.to_cookie_value()));

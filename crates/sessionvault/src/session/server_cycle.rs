@@ -115,7 +115,7 @@ pub(crate) async fn cycle(
         if renew.is_some() && state.server.via_grace {
             // Another request renewed it first: this one saves its changes there.
             if saves_more {
-                Box::pin(write(engine, state, None)).await?;
+                Box::pin(write(engine, state, None, None)).await?;
             }
             return Ok(());
         }

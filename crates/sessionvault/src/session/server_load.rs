@@ -36,26 +36,30 @@ enum Arrival {
     AfterIdChange,
 }
 
-/// The session the cookie's ID names, checked against the fingerprint policy. On an error,
-/// nothing of `state` but the time of loading has changed.
+/// The session the cookie's ID names, checked against the fingerprint policy, starting from
+/// `saved` (this process's latest save of it) when that is under the ID's key, without a
+/// load. On an error, nothing of `state` but the time of loading has changed.
 pub(crate) async fn open(
     engine: &Engine,
     state: &mut State,
     value: &[u8],
+    saved: Option<Arc<Record>>,
 ) -> Result<Loaded, Error> {
     let now = engine.now();
     state.server.loaded_at = Some(now);
-    let (mut loaded, arrival) = load_id(engine, value, state.meta.ip, now).await?;
+    let (mut loaded, arrival) = load_id(engine, value, saved, state.meta.ip, now).await?;
     check_fingerprint(engine, state, &mut loaded).await?;
     state.server.via_grace = arrival == Arrival::ViaGrace;
     state.server.after_id_change = arrival == Arrival::AfterIdChange;
     Ok(loaded)
 }
 
-/// Loads the session an ID names, and how the cookie reached it.
+/// Loads the session an ID names (or takes `saved`, when it is that session's), and how the
+/// cookie reached it. A saved record goes through the same checks as a loaded one.
 async fn load_id(
     engine: &Engine,
     value: &[u8],
+    saved: Option<Arc<Record>>,
     ip: Option<IpAddr>,
     now: Timestamp,
 ) -> Result<(Loaded, Arrival), Error> {
@@ -65,9 +69,12 @@ async fn load_id(
         return Ok((Loaded::New, Arrival::Direct));
     };
     let key = engine.hasher.key(&id);
-    let mut found = match engine.store.try_load_shared(&key) {
-        Some(found) => found?,
-        None => engine.store.load_shared(&key).await?,
+    let mut found = match saved.filter(|saved| saved.key == key) {
+        Some(saved) => Some(saved),
+        None => match engine.store.try_load_shared(&key) {
+            Some(found) => found?,
+            None => engine.store.load_shared(&key).await?,
+        },
     };
     if found.is_none() && engine.hasher.has_fallbacks() {
         // Boxed: a rare path whose records would otherwise bloat every request's future.

@@ -8,6 +8,7 @@ use super::engine::Engine;
 use super::server_load::reload;
 use super::size;
 use super::state::{Loaded, State, Update, apply, blank_record, idle_deadline};
+use super::turns::Turn;
 use crate::Error;
 use crate::clock::later;
 use crate::events::SecurityEvent;
@@ -55,14 +56,16 @@ pub(crate) async fn create_record(
 }
 
 /// Compare-and-set of the change set (and an optional update) onto the current record,
-/// replayed on the fresh record after every lost race. Returns the updated key's saved
-/// value.
+/// replayed on the fresh record after every lost race, within `held` when it is the turn on
+/// the record's session (taken before the load). Returns the updated key's saved value.
 pub(crate) async fn write(
     engine: &Engine,
     state: &mut State,
     update: Option<Update<'_>>,
+    held: Option<Turn<'_>>,
 ) -> Result<Option<serde_json::Value>, Error> {
     if matches!(state.loaded, Loaded::New) {
+        drop(held);
         if state.server.after_id_change && state.login.is_none() {
             // A new anonymous session's cookie would replace the one the sign-in set.
             return Err(Error::IdChanged);
@@ -86,8 +89,16 @@ pub(crate) async fn write(
         return Err(Error::SessionEnded);
     };
     // This process's writers of the session take turns: each starts from the record the
-    // one before it saved, so that only another process's write can make it retry.
-    let mut turn = engine.turns.take(record.key).await;
+    // one before it saved, so that only another process's write can make it retry. (Tokio's
+    // mutex is not reentrant: a turn held already is kept, never taken again.)
+    let mut turn = match held {
+        Some(turn) if turn.is_for(&record.key) => turn,
+        held => {
+            // Loading followed a renewal to its successor: take turns on that one.
+            drop(held);
+            engine.turns.take(record.key).await
+        }
+    };
     if let Some(newer) = turn.newer_than(record) {
         *record = newer;
     }

@@ -6,6 +6,9 @@
 //! with a store round trip per attempt, many run out of retries and answer 409. Within a process
 //! they need not race at all: each waits for its turn, then starts from the record the previous
 //! writer saved, so its compare-and-set succeeds unless another process wrote in between.
+//! An `update` takes its turn before it loads, and a writer that waited starts from that saved
+//! record without a load of its own: the wait would have made any load stale, and on one hot
+//! session this halves the store round trips.
 //! Compare-and-set still decides; the turns only keep this process from losing to itself.
 
 use std::collections::HashMap;
@@ -77,6 +80,19 @@ impl Turn<'_> {
             .as_ref()
             .and_then(|saved| saved.as_ref())
             .filter(|saved| saved.key == loaded.key && saved.version > loaded.version)
+            .cloned()
+    }
+
+    /// True when this is the turn on the session under `key`.
+    pub(crate) fn is_for(&self, key: &StoreKey) -> bool {
+        self.key == *key
+    }
+
+    /// The record the previous writer saved, if it saved one.
+    pub(crate) fn last_saved(&self) -> Option<Arc<Record>> {
+        self.guard
+            .as_ref()
+            .and_then(|saved| saved.as_ref())
             .cloned()
     }
 

@@ -290,9 +290,9 @@ impl Session {
                 .map_err(|_| Error::ValueType { key: key.into() })?;
             serde_json::to_value(f(current)).map_err(|_| Error::ValueType { key: key.into() })
         };
-        let mut state = self.loaded().await?;
+        let (mut state, turn) = self.loaded_for_update().await?;
         let engine = self.engine();
-        let saved = mode::update(engine, &mut state, (key, &typed))
+        let saved = mode::update(engine, &mut state, (key, &typed), turn)
             .await
             .map_err(|e| engine.report(e))?;
         let value = saved.ok_or(Error::Unreachable("update saved no value"))?;
@@ -350,9 +350,9 @@ impl Session {
                 Error::Unreachable("the update function failed")
             })
         };
-        let mut state = self.loaded().await?;
+        let (mut state, turn) = self.loaded_for_update().await?;
         let engine = self.engine();
-        let saved = mode::update(engine, &mut state, (key, &run)).await;
+        let saved = mode::update(engine, &mut state, (key, &run), turn).await;
         if let Some(e) = failed.lock().ok().and_then(|mut slot| slot.take()) {
             return Ok(Err(e));
         }
