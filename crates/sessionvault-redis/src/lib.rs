@@ -20,25 +20,27 @@
 //!
 //! # Layout
 //!
-//! - A session is a hash at `PREFIX:s:{KEYHEX}`: `d` the record in a compact JSON (one-letter
-//!   names, times as nanoseconds, no key; see `encoding.rs`), `v` its version, `l` live (`1`) or
-//!   not, `u` its user; `ls` and `id` hold the last-seen time and idle deadline when a touch
-//!   moved them since the last save. A record saved by an earlier version holds its full JSON
-//!   in `r` instead; it is read as it is and rewritten compact at its next save. The braces
-//!   make the store key the cluster hash tag, so every script touches one slot: no CROSSSLOT
-//!   errors.
+//! - A session is one string at `PREFIX:s:{KEYHEX}`: a header the scripts read without
+//!   decoding the record (`VERSION|LIVE|TOUCH|USERLEN|USER`, where `TOUCH` holds the last-seen
+//!   time and idle deadline when a touch moved them since the last save), then the record in a
+//!   compact JSON (one-letter names, times as nanoseconds, no key; see `encoding.rs`). A
+//!   session saved by an earlier version is a hash (`v`, `l`, `u`, and the record in `d`, or
+//!   its full JSON in `r`); it is read and touched as it is and rewritten as a string at its
+//!   next save. The braces make the store key the cluster hash tag, so every script touches one
+//!   slot: no CROSSSLOT errors.
 //! - Each user's sessions are a set at `PREFIX:u:{USERHEX}`, updated after the record when its
 //!   user changes. It may briefly list a dead session; listings check each record and drop the
 //!   stale entries.
-//! - Every key expires with `PEXPIREAT` at the record's retention time (a tombstone keeps the
-//!   session's absolute deadline), so nothing needs sweeping.
+//! - Every key expires at the record's retention time (`SET ... PXAT` on a session,
+//!   `PEXPIREAT` on a user's set; a tombstone keeps the session's absolute deadline), so
+//!   nothing needs sweeping.
 //!
-//! A load is one round trip (`HMGET` of the four fields a load needs), a save one (a script
-//! that compares the version and writes the four fields); signing a user in adds one for the
-//! index.
+//! A load is one round trip (`GET`), a save one (a script that compares the header's version
+//! and sets the new value); signing a user in adds one for the index.
 
 mod connection;
 mod encoding;
+mod layout;
 mod scripts;
 mod sentinel;
 mod store;

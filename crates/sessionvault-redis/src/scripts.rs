@@ -1,36 +1,53 @@
 //! The Lua scripts that make each write one atomic step on one key (so one cluster slot).
 //!
-//! A session's hash holds `d` (the record, see [`crate::encoding`]), `v` its version, `l` live
-//! (`1`) or not and `u` its user, which the scripts read without decoding the record; `ls` and
-//! `id` hold the last-seen time and idle deadline a touch moved since the last save, and `r`
-//! the record of a session last saved in the earlier full-JSON encoding.
+//! A session is one string ([`crate::layout`]): `VERSION|LIVE|TOUCH|USERLEN|USER` then the
+//! record, a header the scripts read without decoding the record. A session saved by an
+//! earlier version is a hash (`v` version, `l` live, `u` user, `d` or `r` the record, `ls` and
+//! `id` a touch's times): `GET` on it is an error, which `redis.pcall` returns as a table, and
+//! the scripts then read the hash; a save replaces it with the string.
 
 use redis::Script;
 
-/// Creates the record unless the key exists, live or tombstone.
+/// Creates the record unless the key exists, live or tombstone, in either layout.
 const CREATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'l', ARGV[3], 'u', ARGV[4])
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-return 1
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 1 end
+return 0
 ";
 
-/// Compare-and-set on the version of a live record. Returns nil on a conflict, else the
-/// previous user (for the index). The fields a touch or the earlier encoding left are dropped
-/// only when there are any: the hash has exactly the four this writes otherwise.
+/// Compare-and-set on the version of a live record: `ARGV[1]` the value, `ARGV[2]` the
+/// version expected, `ARGV[3]` the retention (Unix milliseconds). Returns nil on a conflict,
+/// else the previous user (for the index).
 const SAVE_IF: &str = r"
-local cur = redis.call('HMGET', KEYS[1], 'v', 'l', 'u')
-if cur[1] ~= ARGV[5] or cur[2] ~= '1' then return false end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'l', ARGV[3], 'u', ARGV[4])
-if redis.call('HLEN', KEYS[1]) > 4 then redis.call('HDEL', KEYS[1], 'r', 'ls', 'id') end
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
-return cur[3] or ''
+local cur = redis.pcall('GET', KEYS[1])
+local user
+if type(cur) == 'table' then
+  local h = redis.call('HMGET', KEYS[1], 'v', 'l', 'u')
+  if h[1] ~= ARGV[2] or h[2] ~= '1' then return false end
+  redis.call('DEL', KEYS[1])
+  user = h[3] or ''
+else
+  if not cur then return false end
+  local v, l, n, at = string.match(cur, '^(%d+)|([01])|[^|]*|(%d+)|()')
+  if v ~= ARGV[2] or l ~= '1' then return false end
+  user = string.sub(cur, at, at + tonumber(n) - 1)
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3])
+return user
 ";
 
-/// Moves a live record's last-seen time and idle deadline.
+/// Moves a live record's last-seen time and idle deadline: `ARGV[1]` the header's touch field,
+/// `ARGV[2]` and `ARGV[3]` the two times as an earlier version's hash keeps them.
 const TOUCH: &str = r"
-if redis.call('HGET', KEYS[1], 'l') ~= '1' then return 0 end
-redis.call('HSET', KEYS[1], 'ls', ARGV[1], 'id', ARGV[2])
+local cur = redis.pcall('GET', KEYS[1])
+if type(cur) == 'table' then
+  if redis.call('HGET', KEYS[1], 'l') ~= '1' then return 0 end
+  redis.call('HSET', KEYS[1], 'ls', ARGV[2], 'id', ARGV[3])
+  return 1
+end
+if not cur then return 0 end
+local head, rest = string.match(cur, '^(%d+|1|)[^|]*(|.*)$')
+if not head then return 0 end
+redis.call('SET', KEYS[1], head .. ARGV[1] .. rest, 'KEEPTTL')
 return 1
 ";
 

@@ -12,17 +12,25 @@ use sessionvault::store::{Record, SessionStore, StoreError};
 
 use crate::connection::Connection;
 use crate::encoding;
+use crate::layout;
 use crate::scripts::{Lua, Scripts};
 use crate::sentinel::SentinelMaster;
 use crate::url::{MAX_REPLICA_ACK_TIMEOUT, ReplicaAcks, StoreUrl, Target, UrlError};
 
-/// The fields a load reads: the compact record, the earlier JSON one, and a touch's times.
+/// The fields a load reads of a session an earlier version saved as a hash: the compact
+/// record, the earlier JSON one, and a touch's times.
 type Fields = (
     Option<Vec<u8>>,
     Option<Vec<u8>>,
     Option<String>,
     Option<String>,
 );
+
+/// A session as a load finds it: in this version's layout, or an earlier version's hash.
+enum Stored {
+    Value(Vec<u8>),
+    Hash(Fields),
+}
 
 /// How long a command may take before it fails (and the request gets a 503) rather than hang.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
@@ -212,24 +220,31 @@ impl RedisStore {
         format!("{}:u:{{{}}}", self.prefix, hex::encode(user))
     }
 
-    /// The arguments every record write starts with: the encoded record, its version, whether
-    /// it is live, its user (for the index; none for a tombstone), and its retention in
-    /// milliseconds.
-    fn fields(record: &Record) -> Result<Vec<Vec<u8>>, StoreError> {
-        let live = record.is_live();
-        let user = record.user.as_deref().filter(|_| live).unwrap_or_default();
-        Ok(vec![
-            encoding::encode(record)?,
-            record.version.to_string().into_bytes(),
-            if live { b"1".to_vec() } else { b"0".to_vec() },
-            user.as_bytes().to_vec(),
-            record
-                .expires_at
-                .as_millisecond()
-                .max(1)
-                .to_string()
-                .into_bytes(),
-        ])
+    /// A record's retention, as the Unix milliseconds `PXAT` takes.
+    fn retention(record: &Record) -> Vec<u8> {
+        record
+            .expires_at
+            .as_millisecond()
+            .max(1)
+            .to_string()
+            .into_bytes()
+    }
+
+    /// The record of a session an earlier version saved as a hash.
+    fn from_hash(key: StoreKey, fields: Fields) -> Result<Option<Record>, StoreError> {
+        let (compact, legacy, last_seen, idle) = fields;
+        let mut record = match (compact, legacy) {
+            (Some(bytes), _) => encoding::decode(key, &bytes)?,
+            (None, Some(bytes)) => encoding::decode_legacy(key, &bytes)?,
+            (None, None) => return Ok(None),
+        };
+        // A touch since the last save moved these without rewriting the record.
+        let parse = |t: Option<String>| t.and_then(|t| t.parse::<Timestamp>().ok());
+        if let (Some(last_seen), Some(idle)) = (parse(last_seen), parse(idle)) {
+            record.last_seen = last_seen;
+            record.idle_deadline = idle;
+        }
+        Ok(Some(record))
     }
 
     async fn write<T: redis::FromRedisValue>(
@@ -266,27 +281,36 @@ impl RedisStore {
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        // The four fields a record may have, not the whole hash: no map, one reply of four.
-        let (compact, legacy, last_seen, idle): Fields = self
+        let name = self.record_key(key);
+        let stored = self
             .connection
-            .command(
-                redis::cmd("HMGET")
-                    .arg(self.record_key(key))
-                    .arg(&["d", "r", "ls", "id"]),
-            )
+            .run(|mut con| {
+                let name = &name;
+                async move {
+                    match redis::cmd("GET")
+                        .arg(name)
+                        .query_async::<Option<Vec<u8>>>(&mut con)
+                        .await
+                    {
+                        Ok(value) => Ok(value.map(Stored::Value)),
+                        // Saved by an earlier version, as a hash: the four fields a record may
+                        // have, on the same connection. Its next save rewrites it as a string.
+                        Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HMGET")
+                            .arg(name)
+                            .arg(&["d", "r", "ls", "id"])
+                            .query_async(&mut con)
+                            .await
+                            .map(|fields| Some(Stored::Hash(fields))),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
             .await?;
-        let mut record = match (compact, legacy) {
-            (Some(bytes), _) => encoding::decode(*key, &bytes)?,
-            (None, Some(bytes)) => encoding::decode_legacy(*key, &bytes)?,
-            (None, None) => return Ok(None),
-        };
-        // A touch since the last save moved these without rewriting the record.
-        let parse = |t: Option<String>| t.and_then(|t| t.parse::<Timestamp>().ok());
-        if let (Some(last_seen), Some(idle)) = (parse(last_seen), parse(idle)) {
-            record.last_seen = last_seen;
-            record.idle_deadline = idle;
+        match stored {
+            None => Ok(None),
+            Some(Stored::Value(value)) => layout::parse(*key, &value).map(Some),
+            Some(Stored::Hash(fields)) => Self::from_hash(*key, fields),
         }
-        Ok(Some(record))
     }
 
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
@@ -294,7 +318,7 @@ impl SessionStore for RedisStore {
             .write(
                 &self.scripts.create,
                 &self.record_key(&record.key),
-                &Self::fields(record)?,
+                &[layout::compose(record)?, Self::retention(record)],
             )
             .await?;
         if created == 1 {
@@ -304,10 +328,11 @@ impl SessionStore for RedisStore {
     }
 
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
-        let mut args = Self::fields(record)?;
-        let expires = args.pop().unwrap_or_default();
-        args.push(expected_version.to_string().into_bytes());
-        args.push(expires);
+        let args = [
+            layout::compose(record)?,
+            expected_version.to_string().into_bytes(),
+            Self::retention(record),
+        ];
         let previous_user: Option<String> = self
             .write(&self.scripts.save_if, &self.record_key(&record.key), &args)
             .await?;
@@ -331,6 +356,7 @@ impl SessionStore for RedisStore {
                 &self.scripts.touch,
                 &self.record_key(key),
                 &[
+                    layout::touch(last_seen, idle_deadline),
                     last_seen.to_string().into_bytes(),
                     idle_deadline.to_string().into_bytes(),
                 ],

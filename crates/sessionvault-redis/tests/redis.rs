@@ -142,10 +142,34 @@ async fn nothing_listening_is_an_error_within_seconds() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
-/// A session saved by a version that kept the record's full JSON in the hash's `r` field is
-/// read as it was, its touched times included, and rewritten compact by its next save.
-#[tokio::test]
-async fn a_record_in_the_earlier_json_layout_is_read_and_saved_on() {
+/// The layouts earlier versions saved a session in: a hash with the record in `d` (compact) or,
+/// before that, in `r` (its full JSON), beside `v`, `l` and `u`.
+#[derive(Clone, Copy, Debug)]
+enum EarlierHash {
+    Compact,
+    FullJson,
+}
+
+/// The compact record in a value this version wrote: what follows the header
+/// `VERSION|LIVE|TOUCH|USERLEN|USER`.
+fn record_in(value: &[u8]) -> Vec<u8> {
+    let bars: Vec<usize> = value
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'|')
+        .map(|(i, _)| i)
+        .take(4)
+        .collect();
+    let user_len: usize = std::str::from_utf8(&value[bars[2] + 1..bars[3]])
+        .expect("text")
+        .parse()
+        .expect("a length");
+    value[bars[3] + 1 + user_len..].to_vec()
+}
+
+/// A session an earlier version saved is read as it was, touched in place, and rewritten in
+/// this version's layout (one string) by its next save, which still compares versions.
+async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: EarlierHash) {
     if sessionvault_testkit::skip_requested("redis") {
         return;
     }
@@ -157,31 +181,47 @@ async fn a_record_in_the_earlier_json_layout_is_read_and_saved_on() {
         .with_prefix(&prefix)
         .expect("prefix");
     let r = sessionvault_testkit::conformance::record(Some("alice"));
-    let hash = format!("{prefix}:s:{{{}}}", r.key.to_hex());
+    let name = format!("{prefix}:s:{{{}}}", r.key.to_hex());
     let mut con = redis::Client::open(url.as_str())
         .expect("url")
         .get_multiplexed_async_connection()
         .await
         .expect("connect");
-    let seen = r.last_seen + jiff::SignedDuration::from_secs(60);
-    let idle = r.idle_deadline + jiff::SignedDuration::from_secs(60);
+    let (field, bytes) = match layout {
+        EarlierHash::FullJson => ("r", serde_json::to_vec(&r).expect("json")),
+        EarlierHash::Compact => {
+            assert!(store.create(&r).await.expect("create"));
+            let value: Vec<u8> = redis::cmd("GETDEL")
+                .arg(&name)
+                .query_async(&mut con)
+                .await
+                .expect("the value");
+            ("d", record_in(&value))
+        }
+    };
     let _: i64 = redis::cmd("HSET")
-        .arg(&hash)
-        .arg("r")
-        .arg(serde_json::to_string(&r).expect("json"))
+        .arg(&name)
+        .arg(field)
+        .arg(bytes)
         .arg("v")
         .arg(r.version)
         .arg("l")
         .arg("1")
         .arg("u")
         .arg("alice")
-        .arg("ls")
-        .arg(seen.to_string())
-        .arg("id")
-        .arg(idle.to_string())
         .query_async(&mut con)
         .await
         .expect("write the earlier layout");
+    assert_eq!(store.load(&r.key).await.expect("load"), Some(r.clone()));
+
+    let seen = r.last_seen + jiff::SignedDuration::from_secs(60);
+    let idle = r.idle_deadline + jiff::SignedDuration::from_secs(60);
+    assert!(
+        store
+            .touch_if_live(&r.key, seen, idle)
+            .await
+            .expect("touch")
+    );
     let mut expected = r.clone();
     expected.last_seen = seen;
     expected.idle_deadline = idle;
@@ -193,14 +233,67 @@ async fn a_record_in_the_earlier_json_layout_is_read_and_saved_on() {
     let mut next = expected.clone();
     next.version += 1;
     next.data.insert("n".into(), serde_json::json!(1));
+    assert!(
+        !store.save_if(&next, r.version + 1).await.expect("save"),
+        "{layout:?}: a save over another version misses"
+    );
     assert!(store.save_if(&next, r.version).await.expect("save"));
     assert_eq!(store.load(&r.key).await.expect("load"), Some(next));
-    let fields: Vec<String> = redis::cmd("HKEYS")
-        .arg(&hash)
+    let kind: String = redis::cmd("TYPE")
+        .arg(&name)
         .query_async(&mut con)
         .await
-        .expect("fields");
-    let mut fields = fields;
-    fields.sort_unstable();
-    assert_eq!(fields, ["d", "l", "u", "v"], "the earlier fields are gone");
+        .expect("type");
+    assert_eq!(
+        kind, "string",
+        "{layout:?}: rewritten in this version's layout"
+    );
+}
+
+#[tokio::test]
+async fn a_session_in_the_earlier_compact_hash_is_read_touched_and_saved_on() {
+    a_session_in_an_earlier_hash_is_read_touched_and_saved_on(EarlierHash::Compact).await;
+}
+
+#[tokio::test]
+async fn a_session_in_the_earlier_json_hash_is_read_touched_and_saved_on() {
+    a_session_in_an_earlier_hash_is_read_touched_and_saved_on(EarlierHash::FullJson).await;
+}
+
+/// A small session of a browser (its User-Agent is kept for the devices list and the
+/// fingerprint check) stays one compact string: a hash holding a record this long would be a
+/// hash table, about 600 bytes.
+#[tokio::test]
+async fn a_small_browser_session_takes_under_450_bytes_of_redis_memory() {
+    if sessionvault_testkit::skip_requested("redis") {
+        return;
+    }
+    let url = env("SESSIONVAULT_REDIS_URL");
+    let prefix = prefix();
+    let store = RedisStore::connect(&url)
+        .await
+        .expect("connect")
+        .with_prefix(&prefix)
+        .expect("prefix");
+    let mut r = record();
+    r.data.insert("n".into(), serde_json::json!(0));
+    r.user_agent = Some(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+         Chrome/131.0.0.0 Safari/537.36"
+            .into(),
+    );
+    r.ip = Some("192.0.2.0/24".into());
+    assert!(store.create(&r).await.expect("create"));
+    let mut con = redis::Client::open(url.as_str())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let bytes: i64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(format!("{prefix}:s:{{{}}}", r.key.to_hex()))
+        .query_async(&mut con)
+        .await
+        .expect("memory usage");
+    assert!(bytes < 450, "{bytes} bytes for one small session");
 }
