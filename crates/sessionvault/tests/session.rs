@@ -934,3 +934,43 @@ async fn a_failing_try_update_saves_nothing_and_returns_its_error() {
         Some(serde_json::json!(1))
     );
 }
+
+/// An upgrade signs nobody out: a cookie sealed in the earlier plaintext layout (one JSON
+/// object, RFC 3339 times) opens with its user and data, and its next write seals it in the
+/// array layout.
+#[tokio::test]
+async fn a_cookie_sealed_in_the_earlier_object_layout_opens_and_is_resealed() {
+    use sessionvault::sealed::SealedCodec;
+    let keyring = Keyring::generate().unwrap();
+    let manager = SessionManager::builder(keyring.clone())
+        .with_mode(CookieMode::Sealed)
+        .build()
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    let at = |minutes: i64| now + SignedDuration::from_mins(minutes);
+    let earlier = serde_json::json!({
+        "user": "kim", "auth_time": now, "created": now, "last_seen": now,
+        "idle": at(30), "absolute": at(720), "issued": now, "data": {"n": 3},
+    });
+    let codec = SealedCodec::new(&keyring);
+    let name = "__Host-session";
+    let cookie = codec
+        .seal(name, &serde_json::to_vec(&earlier).unwrap())
+        .unwrap();
+    let s = manager.session(
+        IncomingCookie::One(cookie.as_str().into()),
+        RequestMeta::default(),
+    );
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("kim"));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(3));
+    s.insert("n", 4).await.unwrap();
+    let resealed = value_of(&s.commit().await.unwrap().expect("a write re-seals"));
+    let (plain, _) = codec.open(name, &resealed).unwrap();
+    assert_eq!(plain.first(), Some(&b'['), "sealed in the array layout");
+    let s = manager.session(
+        IncomingCookie::One(resealed.as_str().into()),
+        RequestMeta::default(),
+    );
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("kim"));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(4));
+}

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-
+use super::cookie_meta::{Meta, open_plaintext, seal_plaintext};
 use super::denylist;
 use super::engine::{CookieCodec, Engine};
 use super::state::{CookieAction, Loaded, State, apply, blank_record, idle_deadline, touch_due};
@@ -22,31 +20,6 @@ use crate::store::Record;
 /// The key Flask-mode cookies keep sessionvault's own fields under; a Flask app sharing the
 /// session sees it as one more key and can ignore it.
 pub(crate) const FLASK_META_KEY: &str = "_sessionvault";
-
-/// What a cookie-held session carries besides the data.
-#[derive(Serialize, Deserialize)]
-struct Meta {
-    user: Option<String>,
-    auth_time: Option<Timestamp>,
-    created: Timestamp,
-    last_seen: Timestamp,
-    idle: Timestamp,
-    absolute: Timestamp,
-    /// A random ID naming the session on the denylist (with revocation on).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sid: Option<String>,
-    /// When this cookie's session identity was issued (sign-in, or a sign-out-everywhere that
-    /// kept it), compared with the user's not-before time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    issued: Option<Timestamp>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Sealed {
-    #[serde(flatten)]
-    meta: Meta,
-    data: BTreeMap<String, serde_json::Value>,
-}
 
 /// Client modes have no store key; records use this placeholder.
 const NO_KEY: StoreKey = StoreKey::ZERO;
@@ -103,11 +76,10 @@ async fn load(
     let fresh = None;
     let name = &engine.config.cookie.name;
     let decoded = match codec {
-        CookieCodec::Sealed(codec) => codec.open(name, value).ok().and_then(|(plain, key)| {
-            serde_json::from_slice::<Sealed>(&plain)
-                .ok()
-                .map(|s| (s.meta, s.data, key))
-        }),
+        CookieCodec::Sealed(codec) => codec
+            .open(name, value)
+            .ok()
+            .and_then(|(plain, key)| open_plaintext(&plain).map(|(meta, data)| (meta, data, key))),
         CookieCodec::Flask(codec) => codec
             .verify_at(value, engine.now().as_second().max(0) as u64)
             .ok()
@@ -291,11 +263,7 @@ pub(crate) async fn commit(
     };
     let value = match codec {
         CookieCodec::Sealed(codec) => {
-            let plain = serde_json::to_vec(&Sealed {
-                meta,
-                data: record.data.clone(),
-            })
-            .map_err(|_| Error::Unrepresentable("session data is not serializable"))?;
+            let plain = seal_plaintext(&meta, &record.data)?;
             codec.seal(&engine.config.cookie.name, &plain)?
         }
         CookieCodec::Flask(codec) => {

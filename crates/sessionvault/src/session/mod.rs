@@ -5,7 +5,7 @@
 //!   per-request handle and its commit), [`values`] and [`sign_in`] (its methods);
 //! - [`mode`], the one place that tells the modes apart, over server mode
 //!   ([`server_commit`], [`server_cycle`], [`server_save`], [`server_load`]) and the cookie
-//!   modes ([`cookie_held`]);
+//!   modes ([`cookie_held`], with [`cookie_meta`], the metadata in each cookie format);
 //! - what the modes share: [`state`] (one request's state), [`devices`], [`denylist`],
 //!   [`size`], [`turns`], [`engine`];
 //! - settings and facts: [`config`], [`cookie`], [`meta`], [`fingerprint`], [`guessing`].
@@ -16,6 +16,7 @@
 pub(crate) mod config;
 pub(crate) mod cookie;
 pub(crate) mod cookie_held;
+pub(crate) mod cookie_meta;
 pub(crate) mod denylist;
 pub(crate) mod devices;
 pub(crate) mod engine;
