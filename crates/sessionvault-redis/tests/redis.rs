@@ -50,6 +50,24 @@ async fn sentinel() -> RedisStore {
     .expect("prefix")
 }
 
+/// The single server's store under a fresh prefix, the prefix, and a plain connection to the
+/// same server for looking at the keys the store writes.
+async fn single_and_raw() -> (RedisStore, String, redis::aio::MultiplexedConnection) {
+    let url = env("SESSIONVAULT_REDIS_URL");
+    let prefix = prefix();
+    let store = RedisStore::connect(&url)
+        .await
+        .expect("connect")
+        .with_prefix(&prefix)
+        .expect("prefix");
+    let con = redis::Client::open(url.as_str())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    (store, prefix, con)
+}
+
 mod single_server {
     sessionvault_testkit::store_conformance!(service = "redis", super::single());
 }
@@ -173,20 +191,9 @@ async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: Earli
     if sessionvault_testkit::skip_requested("redis") {
         return;
     }
-    let url = env("SESSIONVAULT_REDIS_URL");
-    let prefix = prefix();
-    let store = RedisStore::connect(&url)
-        .await
-        .expect("connect")
-        .with_prefix(&prefix)
-        .expect("prefix");
+    let (store, prefix, mut con) = single_and_raw().await;
     let r = sessionvault_testkit::conformance::record(Some("alice"));
     let name = format!("{prefix}:s:{{{}}}", r.key.to_hex());
-    let mut con = redis::Client::open(url.as_str())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
     let (field, bytes) = match layout {
         EarlierHash::FullJson => ("r", serde_json::to_vec(&r).expect("json")),
         EarlierHash::Compact => {
@@ -268,13 +275,7 @@ async fn a_small_browser_session_takes_under_450_bytes_of_redis_memory() {
     if sessionvault_testkit::skip_requested("redis") {
         return;
     }
-    let url = env("SESSIONVAULT_REDIS_URL");
-    let prefix = prefix();
-    let store = RedisStore::connect(&url)
-        .await
-        .expect("connect")
-        .with_prefix(&prefix)
-        .expect("prefix");
+    let (store, prefix, mut con) = single_and_raw().await;
     let mut r = record();
     r.data.insert("n".into(), serde_json::json!(0));
     r.user_agent = Some(
@@ -284,11 +285,6 @@ async fn a_small_browser_session_takes_under_450_bytes_of_redis_memory() {
     );
     r.ip = Some("192.0.2.0/24".into());
     assert!(store.create(&r).await.expect("create"));
-    let mut con = redis::Client::open(url.as_str())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
     let bytes: i64 = redis::cmd("MEMORY")
         .arg("USAGE")
         .arg(format!("{prefix}:s:{{{}}}", r.key.to_hex()))

@@ -97,21 +97,17 @@ pub(crate) fn open_plaintext(plain: &[u8]) -> Option<(Meta, Data)> {
     let (user, auth_time, created, last_seen, idle, absolute, sid, issued, data): SealedArrayOwned =
         serde_json::from_slice(plain).ok()?;
     let at = |nanos: i128| Timestamp::from_nanosecond(nanos).ok();
+    // `Some(None)` for no time, `None` for one out of range.
+    let maybe_at = |nanos: Option<i128>| nanos.map_or(Some(None), |nanos| at(nanos).map(Some));
     let meta = Meta {
         user,
-        auth_time: match auth_time {
-            Some(nanos) => Some(at(nanos)?),
-            None => None,
-        },
+        auth_time: maybe_at(auth_time)?,
         created: at(created)?,
         last_seen: at(last_seen)?,
         idle: at(idle)?,
         absolute: at(absolute)?,
         sid,
-        issued: match issued {
-            Some(nanos) => Some(at(nanos)?),
-            None => None,
-        },
+        issued: maybe_at(issued)?,
     };
     Some((meta, data))
 }

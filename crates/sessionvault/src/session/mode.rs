@@ -11,7 +11,7 @@ use super::denylist;
 use super::devices;
 use super::engine::{CookieCodec, CookieMode, Engine, Mode};
 use super::server_commit;
-use super::server_load;
+use super::server_load::{self, TurnTaken};
 use super::server_save;
 use super::state::{CookieAction, Loaded, State, Update};
 use super::turns::Turn;
@@ -19,7 +19,7 @@ use crate::events::SecurityEvent;
 use crate::flask::FlaskCodec;
 use crate::id::{SessionId, StoreKey};
 use crate::sealed::SealedCodec;
-use crate::store::{MemoryStore, Record, SessionStore};
+use crate::store::{MemoryStore, SessionStore};
 use crate::{Error, Keyring};
 
 impl Mode {
@@ -91,16 +91,17 @@ pub(crate) async fn load_for_update<'e>(
         return Ok(None);
     };
     let turn = engine.turns.take(key).await;
-    load_or_take(engine, state, turn.last_saved()).await?;
+    let saved = turn.last_saved();
+    load_or_take(engine, state, Some(TurnTaken { key, saved })).await?;
     Ok(Some(turn))
 }
 
-/// [`load`], starting from `saved` (a record this process saved under the cookie's key) when
-/// there is one, rather than from the store.
+/// [`load`], after an update took its turn: starting from the record this process saved
+/// under the cookie's key, when there is one, rather than from the store.
 async fn load_or_take(
     engine: &Engine,
     state: &mut State,
-    saved: Option<Arc<Record>>,
+    taken: Option<TurnTaken>,
 ) -> Result<(), Error> {
     if !matches!(state.loaded, Loaded::NotYet) {
         return Ok(());
@@ -114,7 +115,7 @@ async fn load_or_take(
         }
         IncomingCookie::One(value) => {
             let opened = match &engine.mode {
-                Mode::Server => server_load::open(engine, state, value.as_bytes(), saved).await,
+                Mode::Server => server_load::open(engine, state, value.as_bytes(), taken).await,
                 // A value that is not text is no cookie of ours: it fails to open, as forgeries
                 // do. Boxed: the cookie modes' state would bloat the server mode's future.
                 Mode::Cookie(codec) => {

@@ -36,30 +36,37 @@ enum Arrival {
     AfterIdChange,
 }
 
-/// The session the cookie's ID names, checked against the fingerprint policy, starting from
-/// `saved` (this process's latest save of it) when that is under the ID's key, without a
-/// load. On an error, nothing of `state` but the time of loading has changed.
+/// What an update that took its turn on the cookie's session knows before it loads: the
+/// store key of the cookie's ID, and the record this process last saved under it.
+pub(crate) struct TurnTaken {
+    pub(crate) key: StoreKey,
+    pub(crate) saved: Option<Arc<Record>>,
+}
+
+/// The session the cookie's ID names, checked against the fingerprint policy; after a turn
+/// was taken, starting from the record saved under its key, without a load. On an error,
+/// nothing of `state` but the time of loading has changed.
 pub(crate) async fn open(
     engine: &Engine,
     state: &mut State,
     value: &[u8],
-    saved: Option<Arc<Record>>,
+    taken: Option<TurnTaken>,
 ) -> Result<Loaded, Error> {
     let now = engine.now();
     state.server.loaded_at = Some(now);
-    let (mut loaded, arrival) = load_id(engine, value, saved, state.meta.ip, now).await?;
+    let (mut loaded, arrival) = load_id(engine, value, taken, state.meta.ip, now).await?;
     check_fingerprint(engine, state, &mut loaded).await?;
     state.server.via_grace = arrival == Arrival::ViaGrace;
     state.server.after_id_change = arrival == Arrival::AfterIdChange;
     Ok(loaded)
 }
 
-/// Loads the session an ID names (or takes `saved`, when it is that session's), and how the
-/// cookie reached it. A saved record goes through the same checks as a loaded one.
+/// Loads the session an ID names (or takes the record saved after the turn, which goes
+/// through the same checks as a loaded one), and how the cookie reached it.
 async fn load_id(
     engine: &Engine,
     value: &[u8],
-    saved: Option<Arc<Record>>,
+    taken: Option<TurnTaken>,
     ip: Option<IpAddr>,
     now: Timestamp,
 ) -> Result<(Loaded, Arrival), Error> {
@@ -68,7 +75,11 @@ async fn load_id(
         engine.failed_cookie(ip)?;
         return Ok((Loaded::New, Arrival::Direct));
     };
-    let key = engine.hasher.key(&id);
+    // The turn was taken under this ID's key: it is not hashed twice.
+    let (key, saved) = match taken {
+        Some(TurnTaken { key, saved }) => (key, saved),
+        None => (engine.hasher.key(&id), None),
+    };
     let mut found = match saved.filter(|saved| saved.key == key) {
         Some(saved) => Some(saved),
         None => match engine.store.try_load_shared(&key) {

@@ -76,11 +76,8 @@ impl Turn<'_> {
     /// The record the previous writer saved, when it is newer than `loaded`: starting from it
     /// spares a compare-and-set that would fail.
     pub(crate) fn newer_than(&self, loaded: &Record) -> Option<Arc<Record>> {
-        self.guard
-            .as_ref()
-            .and_then(|saved| saved.as_ref())
+        self.last_saved()
             .filter(|saved| saved.key == loaded.key && saved.version > loaded.version)
-            .cloned()
     }
 
     /// True when this is the turn on the session under `key`.
