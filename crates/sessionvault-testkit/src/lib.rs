@@ -33,6 +33,7 @@ pub struct TestStore<S> {
     writes: Arc<AtomicUsize>,
     down: Arc<AtomicBool>,
     held_save: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
+    fail_save: Arc<AtomicBool>,
     held_listing: Arc<Mutex<Option<HeldListing>>>,
 }
 
@@ -52,6 +53,7 @@ impl<S: SessionStore + Clone> TestStore<S> {
             writes: Arc::default(),
             down: Arc::default(),
             held_save: Arc::default(),
+            fail_save: Arc::default(),
             held_listing: Arc::default(),
         }
     }
@@ -77,6 +79,12 @@ impl<S: SessionStore + Clone> TestStore<S> {
         let (release, held) = oneshot::channel();
         *self.held_save.lock().unwrap_or_else(|p| p.into_inner()) = Some(held);
         release
+    }
+
+    /// Makes the next `save_if` to begin fail, as on a server that dropped the connection;
+    /// the calls after it go through.
+    pub fn fail_next_save(&self) {
+        self.fail_save.store(true, Ordering::SeqCst);
     }
 
     /// Makes the next `sessions_for_user` hold its answer: the first receiver returned hears
@@ -122,6 +130,11 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
     }
     async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
         self.check(true)?;
+        if self.fail_save.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::new(
+                "connection reset (test store failed a save)",
+            ));
+        }
         let held = self
             .held_save
             .lock()

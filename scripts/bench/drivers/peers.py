@@ -67,7 +67,9 @@ end
 """.replace("@BROWSER@", BROWSER)
 
 
-def cpu_ticks(pids):
+def cpu_ticks(pids, reaper=None):
+    """User + system ticks of PIDS; for REAPER (PostgreSQL's postmaster), its reaped children's
+    too, so that a backend that exits during the window still counts."""
     total = 0
     for pid in pids:
         try:
@@ -76,6 +78,8 @@ def cpu_ticks(pids):
         except FileNotFoundError:
             continue
         total += int(fields[11]) + int(fields[12])
+        if pid == reaper:
+            total += int(fields[13]) + int(fields[14])
     return total
 
 
@@ -242,10 +246,11 @@ def measure(server, stores, kind, path, workload, a, lua):
     time.sleep(SETTLE_SECONDS)
     before = {s: read_n(server, s) for s in sessions} if path == "/incr" else {}
     store_pids = stores.pids(kind)
+    reaper = stores.postgres_pid if kind == "postgres" else None
     c0 = stores.commands(kind)
-    t0, s0 = cpu_ticks([server.pid]), cpu_ticks(store_pids)
+    t0, s0 = cpu_ticks([server.pid]), cpu_ticks(store_pids, reaper)
     r = wrk(url, a.seconds, a.connections, a.pin, cookie, lua if cookies_file else None, cookies_file)
-    t1, s1 = cpu_ticks([server.pid]), cpu_ticks(stores.pids(kind))
+    t1, s1 = cpu_ticks([server.pid]), cpu_ticks(stores.pids(kind), reaper)
     c1 = stores.commands(kind)
     n = max(r["requests"], 1)
     r["rps"] = r["requests"] / a.seconds

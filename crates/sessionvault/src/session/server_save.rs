@@ -8,7 +8,7 @@ use super::engine::Engine;
 use super::server_load::reload;
 use super::size;
 use super::state::{Loaded, State, Update, apply, blank_record, idle_deadline};
-use super::turns::Turn;
+use super::turns::{Batch, Settled, Turn};
 use crate::Error;
 use crate::clock::later;
 use crate::events::SecurityEvent;
@@ -57,7 +57,9 @@ pub(crate) async fn create_record(
 
 /// Compare-and-set of the change set (and an optional update) onto the current record,
 /// replayed on the fresh record after every lost race, within `held` when it is the turn on
-/// the record's session (taken before the load). Returns the updated key's saved value.
+/// the record's session (taken before the load). While this process's other writers of the
+/// session wait behind it, the change is left for them to save with theirs (see
+/// [`super::turns`]). Returns the updated key's saved value.
 pub(crate) async fn write(
     engine: &Engine,
     state: &mut State,
@@ -89,8 +91,8 @@ pub(crate) async fn write(
         return Err(Error::SessionEnded);
     };
     // This process's writers of the session take turns: each starts from the record the
-    // one before it saved, so that only another process's write can make it retry. (Tokio's
-    // mutex is not reentrant: a turn held already is kept, never taken again.)
+    // one before it saved (or left pending), so that only another process's write can make it
+    // retry. (Tokio's mutex is not reentrant: a turn held already is kept, never taken again.)
     let mut turn = match held {
         Some(turn) if turn.is_for(&record.key) => turn,
         held => {
@@ -99,57 +101,104 @@ pub(crate) async fn write(
             engine.turns.take(record.key).await
         }
     };
-    if let Some(newer) = turn.newer_than(record) {
-        *record = newer;
-    }
+    let mut batch = turn.start_from(record);
+    // After a batch this writer joined went unsaved, it saves alone: another batch would only
+    // fail the same way, and its own attempt reports its own error.
+    let mut alone = false;
     for attempt in 0..=engine.config.max_retries {
         let Loaded::Existing(record) = &state.loaded else {
             return Err(Error::SessionEnded);
         };
-        let now = engine.now();
-        let mut next = Record::clone(record);
-        apply(&state.changes, &mut next.data);
-        if state.server.stale_auth {
-            next.auth_time = None;
-        }
-        let saved = match update {
-            Some((key, f)) => {
-                let value = f(next.data.remove(key))?;
-                next.data.insert(key.to_owned(), value.clone());
-                Some(value)
+        let (mut next, saved) = changed(engine, state, record, update)?;
+        let key = record.key;
+        if !alone && turn.should_defer(&batch) {
+            next.version = record.version;
+            match turn.defer(next, batch).settled().await {
+                Settled::Saved(record) => return Ok(saved_as(state, record, saved)),
+                Settled::Save(mut back, pending, pending_batch) => {
+                    let mut next = Record::clone(&pending);
+                    stamp(engine, &mut next, &pending);
+                    if engine.store.save_if(&next, pending.version).await? {
+                        let next = Arc::new(next);
+                        back.saved(&next, pending_batch);
+                        return Ok(saved_as(state, next, saved));
+                    }
+                    turn = back;
+                }
+                Settled::NotSaved => turn = engine.turns.take(key).await,
             }
-            None => None,
-        };
-        size::check(engine, &state.changes, update.is_some(), &next.data)?;
-        next.version = record.version + 1;
-        next.last_seen = now;
-        next.idle_deadline =
-            idle_deadline(now, engine.config.idle_timeout, record.absolute_deadline);
-        if engine.store.save_if(&next, record.version).await? {
-            state.changes.clear();
-            state.server.stale_auth = false;
+            alone = true;
+            batch = Batch::default();
+        } else if engine.store.save_if(&next, record.version).await? {
             let next = Arc::new(next);
-            turn.saved(Arc::clone(&next));
-            state.loaded = Loaded::Existing(next);
-            return Ok(saved);
+            turn.saved(&next, std::mem::take(&mut batch));
+            return Ok(saved_as(state, next, saved));
+        } else {
+            // The batch this writer took on is not saved: its writers replay alone.
+            drop(std::mem::take(&mut batch));
         }
         // Lost a race: reload; replay on the fresh record (or on the successor of a renewal
         // within its grace) unless the session is over.
-        let key = record.key;
         reload(engine, state, key).await?;
-        if let Loaded::Existing(record) = &mut state.loaded
-            && record.key != key
-        {
-            // Followed a renewal: take turns with this process's writers of the successor.
-            turn = engine.turns.take(record.key).await;
-            if let Some(newer) = turn.newer_than(record) {
-                *record = newer;
+        if let Loaded::Existing(record) = &mut state.loaded {
+            if record.key != key {
+                // Followed a renewal: take turns with this process's writers of the successor.
+                turn = engine.turns.take(record.key).await;
             }
-            continue;
+            batch = turn.start_from(record);
+            if record.key != key {
+                continue;
+            }
         }
         backoff(attempt).await;
     }
     Err(Error::Conflict)
+}
+
+/// The record `record` becomes with the request's changes and `update` applied, ready to save
+/// over it, and the updated key's new value.
+fn changed(
+    engine: &Engine,
+    state: &State,
+    record: &Record,
+    update: Option<Update<'_>>,
+) -> Result<(Record, Option<serde_json::Value>), Error> {
+    let mut next = Record::clone(record);
+    apply(&state.changes, &mut next.data);
+    if state.server.stale_auth {
+        next.auth_time = None;
+    }
+    let saved = match update {
+        Some((key, f)) => {
+            let value = f(next.data.remove(key))?;
+            next.data.insert(key.to_owned(), value.clone());
+            Some(value)
+        }
+        None => None,
+    };
+    size::check(engine, &state.changes, update.is_some(), &next.data)?;
+    stamp(engine, &mut next, record);
+    Ok((next, saved))
+}
+
+/// Marks `next` as the version after `base`, written now.
+fn stamp(engine: &Engine, next: &mut Record, base: &Record) {
+    let now = engine.now();
+    next.version = base.version + 1;
+    next.last_seen = now;
+    next.idle_deadline = idle_deadline(now, engine.config.idle_timeout, base.absolute_deadline);
+}
+
+/// Records a successful save in `state`; returns the updated key's value.
+fn saved_as(
+    state: &mut State,
+    record: Arc<Record>,
+    saved: Option<serde_json::Value>,
+) -> Option<serde_json::Value> {
+    state.changes.clear();
+    state.server.stale_auth = false;
+    state.loaded = Loaded::Existing(record);
+    saved
 }
 
 /// A short, jittered pause between retries, growing with each attempt, so that racing requests
