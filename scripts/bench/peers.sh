@@ -51,11 +51,14 @@ CARGO_TARGET_DIR=$target cargo build --release --locked --manifest-path bench/Ca
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-peers.XXXXXX")
 chmod 755 "$work"
 trap 'sv_stop_services; rm -rf "$work"' EXIT
-redis_port=$(sv_bench_private_redis "$work")
-cluster_seeds=$(sv_bench_private_redis_cluster "$work")
+sv_bench_private_redis "$work"
+redis_port=$SV_BENCH_OUT
+sv_bench_private_redis_cluster "$work"
+cluster_seeds=$SV_BENCH_OUT
 cluster_pids=$(for s in ${cluster_seeds//,/ }; do cat "$work/cluster-${s##*:}/redis-${s##*:}.pid"; done | paste -sd,)
 mkdir -p "$work/postgres"
-postgres_url=$(sv_bench_private_postgres "$work/postgres")
+sv_bench_private_postgres "$work/postgres"
+postgres_url=$SV_BENCH_OUT
 postgres_pid=$(head -1 "$work/postgres/pg/postmaster.pid")
 # A fixed key, so that every server of a library accepts the sessions it made in a warm-up.
 head -c 48 /dev/urandom | base64 -w0 >"$work/secret.key"

@@ -52,18 +52,22 @@ sv_bench_cpu_ticks() {
     echo "$total"
 }
 
+# The sv_bench_private_* functions answer in SV_BENCH_OUT, not on stdout: run in a command
+# substitution, the cleanups they register would not reach the caller's sv_stop_services
+# (scripts/lib/services.sh), and the servers would outlive the benchmark.
+
 # A private Redis on a free loopback port in DIR, so that its CPU time and commands are the
-# benchmark's alone; prints its port. Stopped by sv_stop_services (scripts/lib/services.sh).
+# benchmark's alone; its port in SV_BENCH_OUT.
 sv_bench_private_redis() {
     local dir=$1 port
     sv_need_redis_server >&2 || { echo "error: redis-server is needed" >&2; return 2; }
     port=$(sv_free_port)
     sv_start_redis "$port" "$dir" >&2 || { echo "error: redis on $port did not start" >&2; return 1; }
-    echo "$port"
+    SV_BENCH_OUT=$port
 }
 
-# A private three-master Redis Cluster in DIR on free ports; prints its seed list
-# (HOST:PORT,HOST:PORT,HOST:PORT).
+# A private three-master Redis Cluster in DIR on free ports; its seed list
+# (HOST:PORT,HOST:PORT,HOST:PORT) in SV_BENCH_OUT.
 sv_bench_private_redis_cluster() {
     local dir=$1 ports p seeds=()
     read -r -a ports <<<"$(sv_free_ports cluster 3)"
@@ -79,11 +83,11 @@ sv_bench_private_redis_cluster() {
         redis-cli -p "${ports[0]}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
         sleep 0.1
     done
-    (IFS=,; echo "${seeds[*]}")
+    SV_BENCH_OUT=$(IFS=,; echo "${seeds[*]}")
 }
 
 # A private PostgreSQL cluster in DIR on a free loopback port (trust auth, database `bench`,
-# pg_stat_statements loaded when the server has it); prints its URL.
+# pg_stat_statements loaded when the server has it); its URL in SV_BENCH_OUT.
 sv_bench_private_postgres() {
     local dir=$1 port bin
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -110,5 +114,5 @@ sv_bench_private_postgres() {
     psql -h 127.0.0.1 -p "$port" -U postgres -qc 'CREATE DATABASE bench' >/dev/null || return 1
     [ ${#preload[@]} -gt 0 ] &&
         psql -h 127.0.0.1 -p "$port" -U postgres -d bench -qc 'CREATE EXTENSION pg_stat_statements' >/dev/null
-    echo "postgres://postgres@127.0.0.1:$port/bench"
+    SV_BENCH_OUT="postgres://postgres@127.0.0.1:$port/bench"
 }
