@@ -221,4 +221,8 @@ impl SessionStore for TimedStore {
     async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.time(self.inner.sweep(now)).await
     }
+
+    fn batches_writes(&self) -> bool {
+        self.inner.batches_writes()
+    }
 }

@@ -184,6 +184,12 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
         self.check(true)?;
         self.inner.sweep(now).await
     }
+
+    /// Batched, whatever it wraps: it stands for a store across a network, whose saves yield
+    /// and may stall.
+    fn batches_writes(&self) -> bool {
+        true
+    }
 }
 
 /// Records every security event. Clones share the record.

@@ -42,7 +42,8 @@
 //!   and saved after the handler by compare-and-set, replayed on the fresh record when another
 //!   request saved first. [`Session::update`] does read-modify-write that concurrent requests
 //!   cannot lose. Within one process, writers of one session take turns, each starting from
-//!   the record the one before saved, so they do not lose races to each other.
+//!   the record the one before saved, so they do not lose races to each other, and the ones
+//!   queued behind a save are saved together with one compare-and-set.
 //! - [`store`]: the [`SessionStore`](store::SessionStore) trait (create-if-absent,
 //!   compare-and-set, tombstones, a per-user index) and
 //!   [`MemoryStore`](store::MemoryStore); SQL and Redis stores live in their own crates.

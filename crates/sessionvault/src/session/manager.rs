@@ -97,6 +97,7 @@ impl SessionManagerBuilder {
         let mode = Mode::new(self.mode, &self.keyring, &self.config);
         let denylist = mode.keeps_denylist(self.store.is_some());
         let store = mode.store(self.store)?;
+        let turns = Turns::new(store.batches_writes());
         Ok(SessionManager {
             engine: Arc::new(Engine {
                 store,
@@ -104,7 +105,7 @@ impl SessionManagerBuilder {
                 clock: self.clock,
                 guessing: GuessingDetector::new(self.config.guessing),
                 denylist,
-                turns: Turns::default(),
+                turns,
                 config: self.config,
                 events: self.events,
                 mode,

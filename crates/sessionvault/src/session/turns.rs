@@ -43,9 +43,16 @@ const MAX_BATCH: usize = 64;
 /// The sessions some request of this process is writing, with their queues. An entry lives
 /// only while a writer holds or awaits its turn, so the map stays as small as the number of
 /// sessions being written at this moment.
-#[derive(Default)]
 pub(crate) struct Turns {
     sessions: Mutex<HashMap<StoreKey, Arc<Slot>, KeyBytes>>,
+    /// Whether queued writers are saved together (see `SessionStore::batches_writes`).
+    batches: bool,
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Self::new(true)
+    }
 }
 
 /// One session's queue (tokio's mutex is fair: writers go in the order they came), with what
@@ -144,6 +151,14 @@ impl Drop for SlotRef<'_> {
 }
 
 impl Turns {
+    /// No writers yet; with `batches`, the ones that queue are saved together.
+    pub(crate) fn new(batches: bool) -> Self {
+        Self {
+            sessions: Mutex::default(),
+            batches,
+        }
+    }
+
     /// Waits until no other writer of this process is writing the session under `key`, or
     /// [`MAX_WAIT`] has passed; then the turn is this writer's, or (after the wait) nobody's.
     pub(crate) async fn take(&self, key: StoreKey) -> Turn<'_> {
@@ -225,10 +240,11 @@ impl<'a> Turn<'a> {
         Batch::default()
     }
 
-    /// True when this writer holds the turn and others of this process wait for theirs, and
-    /// `batch` has room for one more: its change then goes to them to save.
+    /// True when this process batches writes, this writer holds the turn, others wait for
+    /// theirs, and `batch` has room for one more: its change then goes to them to save.
     pub(crate) fn should_defer(&self, batch: &Batch) -> bool {
-        self.guard.is_some()
+        self.slot.turns.batches
+            && self.guard.is_some()
             && batch.writers.len() + 1 < MAX_BATCH
             && self.slot.get().waiting.load(Ordering::Relaxed) > 0
     }
@@ -440,6 +456,20 @@ mod tests {
         }
         assert_eq!(next.await.unwrap(), 8, "it started from the pending record");
         assert_eq!(turns.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_store_that_does_not_batch_gets_one_save_per_writer() {
+        let turns = Arc::new(Turns::new(false));
+        let key = StoreKey::from_bytes([1; 32]);
+        let turn = turns.take(key).await;
+        let next = queue_writer(&turns, key).await;
+        assert!(
+            !turn.should_defer(&Batch::default()),
+            "another waits, but no batching"
+        );
+        drop(turn);
+        next.await.unwrap();
     }
 
     #[tokio::test]

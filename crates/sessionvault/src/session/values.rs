@@ -240,7 +240,9 @@ impl Session {
 
     /// Read-modify-write of one key, saved at once: `f` gets the current value and returns the
     /// new one. When another request saved first, `f` runs again on the fresh value, so
-    /// concurrent increments all count. Returns the value that was saved.
+    /// concurrent increments all count. Returns the value that was saved. Updates of one
+    /// session queued in one process are applied in order and saved together, each returning
+    /// once the save is done; a later one in the queue may already have moved the value on.
     ///
     /// Server mode only. A session held in the cookie ([`CookieMode::Sealed`],
     /// [`CookieMode::Flask`]) cannot merge: parallel requests with one cookie would each answer

@@ -105,6 +105,11 @@ impl SessionStore for MemoryStore {
         Some(Ok(self.shared(key)))
     }
 
+    /// A save here is a map update under a lock: batching would only add hand-overs.
+    fn batches_writes(&self) -> bool {
+        false
+    }
+
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         if inner.records.contains_key(&record.key) {

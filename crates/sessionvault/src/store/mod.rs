@@ -254,6 +254,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// filters by deadline.
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError>;
 
+    /// True when writers of one session queued in one process should be saved together, with
+    /// one [`save_if`](Self::save_if) for the batch (the default). A store whose saves cost no
+    /// I/O, such as one in this process's memory, answers false: handing a change on to the
+    /// next writer costs it more than the save it spares. A store that wraps another answers
+    /// as the one it wraps.
+    fn batches_writes(&self) -> bool {
+        true
+    }
+
     /// Deletes records the store may forget at `now`; returns how many. Stores with their own
     /// expiry (Redis TTLs) do nothing.
     async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {
