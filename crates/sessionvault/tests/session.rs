@@ -399,8 +399,9 @@ async fn queued_increments(
         .map(|_| {
             let (manager, cookie) = (Arc::clone(manager), cookie.to_owned());
             tokio::spawn(async move {
-                let s = manager.session(IncomingCookie::One(cookie.into()), RequestMeta::default());
-                s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await
+                with_cookie(&manager, &cookie)
+                    .update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+                    .await
             })
         })
         .collect();
@@ -412,6 +413,11 @@ async fn queued_increments(
         answered.push(t.await.unwrap());
     }
     answered
+}
+
+/// A request to `manager` that sends `cookie`.
+fn with_cookie(manager: &SessionManager, cookie: &str) -> Session {
+    manager.session(IncomingCookie::One(cookie.into()), RequestMeta::default())
 }
 
 /// Two managers (two processes) over one counting store, and the cookie of a session with
@@ -446,8 +452,7 @@ async fn queued_updates_whose_joint_save_loses_to_another_process_are_each_repla
         let cookie = cookie.clone();
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let other = there.session(IncomingCookie::One(cookie.into()), RequestMeta::default());
-            other
+            with_cookie(&there, &cookie)
                 .update("n", |n: Option<i64>| n.unwrap_or(0) + 100)
                 .await
                 .unwrap();
@@ -466,14 +471,7 @@ async fn queued_updates_whose_joint_save_loses_to_another_process_are_each_repla
         .chain(100 + before as i64 + 1..=132)
         .collect();
     assert_eq!(answered, expected);
-    let n = here
-        .session(
-            IncomingCookie::One(cookie.as_str().into()),
-            RequestMeta::default(),
-        )
-        .get::<i64>("n")
-        .await
-        .unwrap();
+    let n = with_cookie(&here, &cookie).get::<i64>("n").await.unwrap();
     assert_eq!(
         n,
         Some(132),
@@ -497,14 +495,7 @@ async fn queued_updates_whose_joint_save_fails_answer_ok_only_when_stored() {
         "one store error reported, by the writer that met it"
     );
     assert_eq!(counts, (1..=31).collect::<Vec<i64>>());
-    let n = here
-        .session(
-            IncomingCookie::One(cookie.as_str().into()),
-            RequestMeta::default(),
-        )
-        .get::<i64>("n")
-        .await
-        .unwrap();
+    let n = with_cookie(&here, &cookie).get::<i64>("n").await.unwrap();
     assert_eq!(n, Some(31), "exactly the increments answered as stored");
 }
 
@@ -512,24 +503,8 @@ async fn queued_updates_whose_joint_save_fails_answer_ok_only_when_stored() {
 async fn an_update_that_waited_its_turn_still_sees_another_processs_write() {
     // Two engines over one store: a save made by the other process after this process's last
     // one makes the compare-and-set miss, and the update replays on the fresh record.
-    let store = sessionvault_testkit::TestStore::new(MemoryStore::new());
-    let keyring = Keyring::generate().unwrap();
-    let process = || {
-        SessionManager::builder(keyring.clone())
-            .with_store(store.clone())
-            .build()
-            .unwrap()
-    };
-    let (here, there) = (Arc::new(process()), process());
-    let first = here.session(IncomingCookie::Absent, RequestMeta::default());
-    first.insert("n", 0).await.unwrap();
-    let cookie = value_of(&first.commit().await.unwrap().unwrap());
-    let request = |manager: &SessionManager| {
-        manager.session(
-            IncomingCookie::One(cookie.as_str().into()),
-            RequestMeta::default(),
-        )
-    };
+    let (here, there, store, cookie) = two_processes().await;
+    let request = |manager: &SessionManager| with_cookie(manager, &cookie);
     let add_one = |n: Option<i64>| n.unwrap_or(0) + 1;
     // This process's first writer stalls on its save, a second queued behind it.
     let first_save = store.hold_next_save();

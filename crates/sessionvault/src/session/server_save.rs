@@ -8,7 +8,7 @@ use super::engine::Engine;
 use super::server_load::reload;
 use super::size;
 use super::state::{Loaded, State, Update, apply, blank_record, idle_deadline};
-use super::turns::{Batch, Settled, Turn};
+use super::turns::{Settled, Turn};
 use crate::Error;
 use crate::clock::later;
 use crate::events::SecurityEvent;
@@ -111,29 +111,33 @@ pub(crate) async fn write(
         };
         let (mut next, saved) = changed(engine, state, record, update)?;
         let key = record.key;
-        if !alone && turn.should_defer(&batch) {
+        // What to save and the version it replaces: this writer's record, or, when a batch it
+        // deferred to comes back to it, the batch's.
+        let to_save = if !alone && turn.should_defer(&batch) {
+            alone = true;
             next.version = record.version;
-            match turn.defer(next, batch).settled().await {
+            match turn.defer(next, std::mem::take(&mut batch)).settled().await {
                 Settled::Saved(record) => return Ok(saved_as(state, record, saved)),
-                Settled::Save(mut back, pending, pending_batch) => {
+                Settled::Save(back, pending, pending_batch) => {
                     let mut next = Record::clone(&pending);
                     stamp(engine, &mut next, &pending);
-                    if engine.store.save_if(&next, pending.version).await? {
-                        let next = Arc::new(next);
-                        back.saved(&next, pending_batch);
-                        return Ok(saved_as(state, next, saved));
-                    }
-                    turn = back;
+                    (turn, batch) = (back, pending_batch);
+                    Some((pending.version, next))
                 }
-                Settled::NotSaved => turn = engine.turns.take(key).await,
+                Settled::NotSaved => {
+                    turn = engine.turns.take(key).await;
+                    None
+                }
             }
-            alone = true;
-            batch = Batch::default();
-        } else if engine.store.save_if(&next, record.version).await? {
-            let next = Arc::new(next);
-            turn.saved(&next, std::mem::take(&mut batch));
-            return Ok(saved_as(state, next, saved));
         } else {
+            Some((record.version, next))
+        };
+        if let Some((base, next)) = to_save {
+            if engine.store.save_if(&next, base).await? {
+                let next = Arc::new(next);
+                turn.saved(&next, std::mem::take(&mut batch));
+                return Ok(saved_as(state, next, saved));
+            }
             // The batch this writer took on is not saved: its writers replay alone.
             drop(std::mem::take(&mut batch));
         }
@@ -141,12 +145,13 @@ pub(crate) async fn write(
         // within its grace) unless the session is over.
         reload(engine, state, key).await?;
         if let Loaded::Existing(record) = &mut state.loaded {
-            if record.key != key {
+            let renewed = record.key != key;
+            if renewed {
                 // Followed a renewal: take turns with this process's writers of the successor.
                 turn = engine.turns.take(record.key).await;
             }
             batch = turn.start_from(record);
-            if record.key != key {
+            if renewed {
                 continue;
             }
         }

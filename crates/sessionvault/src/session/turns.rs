@@ -252,16 +252,18 @@ impl<'a> Turn<'a> {
     /// Leaves `record`, which carries this writer's change on top of `batch`, unsaved for the
     /// next writer, and ends the turn. Its version must be the stored one the compare-and-set
     /// will expect.
-    pub(crate) fn defer(mut self, record: Record, mut batch: Batch) -> Deferred<'a> {
+    pub(crate) fn defer(self, record: Record, mut batch: Batch) -> Deferred<'a> {
         let (tell, told) = oneshot::channel();
         batch.writers.push(tell);
-        if let Some(handed) = self.guard.as_deref_mut() {
+        let Turn { mut guard, slot } = self;
+        if let Some(handed) = guard.as_deref_mut() {
             handed.pending = Some(Pending {
                 record: Arc::new(record),
                 batch,
             });
         }
-        let slot = self.slot.turns.slot(self.slot.key);
+        // The turn is handed on; the slot, holding the batch, stays with the deferred writer.
+        drop(guard);
         Deferred { slot, told }
     }
 
@@ -282,12 +284,13 @@ impl<'a> Deferred<'a> {
     /// Waits until the batch is saved or dropped. Meanwhile this writer queues for the turn
     /// again (without counting as a waiting writer), so that a batch nobody came to take on
     /// (the writer that waited gave up) comes back to it to save.
-    pub(crate) async fn settled(mut self) -> Settled<'a> {
-        let queue = Arc::clone(&self.slot.get().queue);
+    pub(crate) async fn settled(self) -> Settled<'a> {
+        let Deferred { slot, mut told } = self;
+        let queue = Arc::clone(&slot.get().queue);
         let mut lock = std::pin::pin!(queue.lock_owned());
         // The answer first: a batch saved while the turn came back is settled.
         let guard = std::future::poll_fn(|cx| {
-            if let Poll::Ready(told) = Pin::new(&mut self.told).poll(cx) {
+            if let Poll::Ready(told) = Pin::new(&mut told).poll(cx) {
                 return Poll::Ready(Err(told));
             }
             lock.as_mut().poll(cx).map(Ok)
@@ -299,11 +302,11 @@ impl<'a> Deferred<'a> {
         };
         let mut turn = Turn {
             guard: Some(guard),
-            slot: self.slot.turns.slot(self.slot.key),
+            slot,
         };
         // An answer sent before the turn came back wins. Else the batch is still pending:
         // no writer can hold it without holding the turn.
-        match self.told.try_recv() {
+        match told.try_recv() {
             Ok(saved) => return Settled::Saved(saved),
             Err(oneshot::error::TryRecvError::Closed) => return Settled::NotSaved,
             Err(oneshot::error::TryRecvError::Empty) => {}
@@ -316,7 +319,7 @@ impl<'a> Deferred<'a> {
             Some(pending) => Settled::Save(turn, pending.record, pending.batch),
             None => {
                 drop(turn);
-                self.told.await.map_or(Settled::NotSaved, Settled::Saved)
+                told.await.map_or(Settled::NotSaved, Settled::Saved)
             }
         }
     }
