@@ -1,14 +1,15 @@
 //! A store payload the engine did not write: whatever a corrupted or tampered database or
-//! Redis hash holds. Decoding it never panics, what decodes re-encodes to the same record, and
-//! a request whose cookie names it (read, write, commit) gets an answer or an error, never a
-//! panic, whatever its timestamps and state say.
+//! Redis value holds, as a record's JSON or its compact encoding. Decoding it never panics,
+//! what decodes re-encodes to the same record, and a request whose cookie names it (read,
+//! write, commit) gets an answer or an error, never a panic, whatever its timestamps and state
+//! say.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sessionvault::cookie::IncomingCookie;
-use sessionvault::id::SessionId;
+use sessionvault::id::{SessionId, StoreKey};
 use sessionvault::store::{Record, SessionStore};
 use sessionvault::tooling::IdHasher;
 use sessionvault::{Keyring, RequestMeta, SessionManager, store::MemoryStore};
@@ -26,6 +27,11 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(record) = Record::from_compact(StoreKey::from_bytes([7; 32]), data) {
+        let encoded = record.to_compact().expect("a decoded record encodes");
+        let again = Record::from_compact(record.key, &encoded).expect("own encoding decodes");
+        assert_eq!(again, record);
+    }
     let Ok(mut record) = serde_json::from_slice::<Record>(data) else {
         return;
     };

@@ -15,8 +15,10 @@ from flask.sessions import NullSession
 
 
 def records(db) -> list[tuple[int, str]]:
+    """Each row's version and record (its compact JSON)."""
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT version, record FROM sessionvault_sessions").fetchall()
+        rows = conn.execute("SELECT version, compact_record FROM sessionvault_sessions")
+        return [(version, bytes(record).decode()) for version, record in rows]
 
 
 def test_a_session_round_trips_through_a_sqlite_file_in_the_instance_folder(make_app, tmp_path):

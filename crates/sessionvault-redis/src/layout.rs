@@ -1,5 +1,5 @@
 //! A session's Redis value: one string, a short header that the scripts read without decoding
-//! the record, then the record in the compact encoding ([`crate::encoding`]).
+//! the record, then the record in the compact encoding ([`Record::to_compact`]).
 //!
 //! `VERSION|LIVE|TOUCH|USERLEN|USER` then the record: `LIVE` is `1` or `0`, `TOUCH` is empty or
 //! the last-seen time and idle deadline (nanoseconds since the epoch, `SEEN,IDLE`) that a touch
@@ -12,13 +12,11 @@ use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, StoreError};
 
-use crate::encoding;
-
 /// `record` as its Redis value.
 pub(crate) fn compose(record: &Record) -> Result<Vec<u8>, StoreError> {
     let live = record.is_live();
     let user = record.user.as_deref().filter(|_| live).unwrap_or_default();
-    let body = encoding::encode(record)?;
+    let body = record.to_compact()?;
     let mut value = Vec::with_capacity(body.len() + user.len() + 16);
     value.extend_from_slice(record.version.to_string().as_bytes());
     value.extend_from_slice(if live { b"|1||" } else { b"|0||" });
@@ -59,7 +57,7 @@ pub(crate) fn parse(key: StoreKey, value: &[u8]) -> Result<Record, StoreError> {
         .ok_or_else(malformed)?;
     // The record carries its own user; the header's copy is for the scripts.
     let body = rest.get(user_len..).ok_or_else(malformed)?;
-    let mut record = encoding::decode(key, body)?;
+    let mut record = Record::from_compact(key, body)?;
     if !touched.is_empty() {
         let time = |t: &[u8]| {
             std::str::from_utf8(t)
@@ -74,6 +72,16 @@ pub(crate) fn parse(key: StoreKey, value: &[u8]) -> Result<Record, StoreError> {
             .ok_or_else(malformed)?;
         record.last_seen = seen;
         record.idle_deadline = idle;
+    }
+    Ok(record)
+}
+
+/// The record under `key` from the full JSON that sessions saved before the compact encoding
+/// hold in their hash's `r` field.
+pub(crate) fn parse_full_json(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> {
+    let record: Record = serde_json::from_slice(bytes).map_err(StoreError::new)?;
+    if record.key != key {
+        return Err(StoreError::new("stored record names another key"));
     }
     Ok(record)
 }
@@ -154,5 +162,13 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_record_in_the_earlier_full_json_is_read_and_checked_against_its_key() {
+        let r = record(Some("erin"));
+        let json = serde_json::to_vec(&r).expect("json");
+        assert_eq!(parse_full_json(r.key, &json).expect("parse"), r);
+        assert!(parse_full_json(StoreKey::from_bytes([8; 32]), &json).is_err());
     }
 }

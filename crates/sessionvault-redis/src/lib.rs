@@ -23,7 +23,7 @@
 //! - A session is one string at `PREFIX:s:{KEYHEX}`: a header the scripts read without
 //!   decoding the record (`VERSION|LIVE|TOUCH|USERLEN|USER`, where `TOUCH` holds the last-seen
 //!   time and idle deadline when a touch moved them since the last save), then the record in a
-//!   compact JSON (one-letter names, times as nanoseconds, no key; see `encoding.rs`). A
+//!   compact JSON (one-letter names, times as nanoseconds, no key; `Record::to_compact`). A
 //!   session saved by an earlier version is a hash (`v`, `l`, `u`, and the record in `d`, or
 //!   its full JSON in `r`); it is read and touched as it is and rewritten as a string at its
 //!   next save. The braces make the store key the cluster hash tag, so every script touches one
@@ -39,7 +39,6 @@
 //! and sets the new value); signing a user in adds one for the index.
 
 mod connection;
-mod encoding;
 mod layout;
 mod scripts;
 mod sentinel;

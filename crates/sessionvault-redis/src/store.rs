@@ -11,7 +11,6 @@ use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 
 use crate::connection::Connection;
-use crate::encoding;
 use crate::layout;
 use crate::scripts::{Lua, Scripts};
 use crate::sentinel::SentinelMaster;
@@ -234,8 +233,8 @@ impl RedisStore {
     fn from_hash(key: StoreKey, fields: Fields) -> Result<Option<Record>, StoreError> {
         let (compact, legacy, last_seen, idle) = fields;
         let mut record = match (compact, legacy) {
-            (Some(bytes), _) => encoding::decode(key, &bytes)?,
-            (None, Some(bytes)) => encoding::decode_legacy(key, &bytes)?,
+            (Some(bytes), _) => Record::from_compact(key, &bytes)?,
+            (None, Some(bytes)) => layout::parse_full_json(key, &bytes)?,
             (None, None) => return Ok(None),
         };
         // A touch since the last save moved these without rewriting the record.

@@ -4,16 +4,24 @@
 //!
 //! A row holds the keyed hash of the session ID (never the ID), a version for
 //! compare-and-set, whether it is live, the user for the devices index, the time it may be
-//! deleted, and the record as JSON. Text from outside is stored exactly as given, NUL (U+0000)
-//! included: PostgreSQL's JSONB and TEXT refuse NUL, so there a record holding one is kept as
-//! its JSON text inside a JSONB string, and its user is indexed with U+FFFD in place of NUL
-//! (lookups still match the exact name only). Nothing changes in the schema.
+//! deleted, and the record in its compact encoding ([`Record::to_compact`]: one-letter names,
+//! times as nanoseconds), in a `BLOB` or `BYTEA` column. A touch writes the last-seen time and
+//! idle deadline into two columns of their own rather than rewriting the record. Text from
+//! outside is stored exactly as given, NUL (U+0000) included; PostgreSQL's TEXT refuses NUL,
+//! so there a user holding one is indexed with U+FFFD in its place (lookups still match the
+//! exact name only).
 //!
-//! Both stores write the same columns the same way (`row.rs`), the user in `user_id`. A SQLite
-//! database made before schema version 2, whose column was called `user`, is migrated when
-//! opened: the column is renamed in place, rows and index kept; code older than version 2 then
-//! refuses the database rather than misread it.
-
+//! Both stores write the same columns the same way (`row.rs`), the user in `user_id`. Each
+//! migrates an older database when it opens it, in one transaction, and keeps its rows:
+//! SQLite renames the user column of a version 1 database (called `user` there), and both add
+//! the compact columns to a database that kept records as JSON (SQLite before version 3,
+//! PostgreSQL before version 2). Such rows are read as they are and written compactly at their
+//! next save. A row whose JSON column holds a record is read from it, so a process of the
+//! older version still running during a rolling upgrade cannot be overruled by a stale compact
+//! copy; it gets an error, not a misreading, for a row written compactly. Older code refuses
+//! a migrated database when it starts.
+//!
+//! [`Record::to_compact`]: sessionvault::store::Record::to_compact
 //!
 //! ```no_run
 //! use sessionvault::{Keyring, SessionManager};

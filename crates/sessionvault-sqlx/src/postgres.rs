@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
 
-use crate::row::{Columns, Nul, decode, micros, only_user, user_index};
+use crate::row::{Columns, Nul, from_row, micros, only_user, touch_nanos, user_index};
 use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 
 /// Rows a single sweep statement deletes at most, so a sweep never holds many row locks or
@@ -55,6 +55,8 @@ impl PgStore {
     }
 
     /// Applies the schema. Several app servers starting at once take turns (advisory lock).
+    /// A version 1 table gains the compact record and touch columns; its rows stay as they
+    /// are until their next save.
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -62,31 +64,26 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        for statement in [
-            "CREATE TABLE IF NOT EXISTS sessionvault_schema (version BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS sessionvault_sessions (
-                key BYTEA PRIMARY KEY,
-                version BIGINT NOT NULL,
-                live BOOLEAN NOT NULL,
-                user_id TEXT,
-                expires_at BIGINT NOT NULL,
-                record JSONB NOT NULL
-            )",
-            "CREATE INDEX IF NOT EXISTS sessionvault_sessions_user
-                ON sessionvault_sessions (user_id) WHERE user_id IS NOT NULL AND live",
-            "CREATE INDEX IF NOT EXISTS sessionvault_sessions_expires
-                ON sessionvault_sessions (expires_at)",
-        ] {
-            sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
+        sqlx::query("CREATE TABLE IF NOT EXISTS sessionvault_schema (version BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
         let current: Option<i64> =
             sqlx::query_scalar("SELECT max(version) FROM sessionvault_schema")
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(store_error)?;
+        let mut statements = vec![SESSIONS_TABLE];
+        if current == Some(1) {
+            statements.push(ADD_COMPACT_COLUMNS);
+        }
+        statements.extend(INDEXES);
+        for statement in statements {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
         if needs_recording(current)? {
             sqlx::query("INSERT INTO sessionvault_schema (version) VALUES ($1)")
                 .bind(SCHEMA_VERSION)
@@ -98,23 +95,62 @@ impl PgStore {
     }
 }
 
+/// `record` holds the JSON of rows written before the compact encoding, and `null` in the
+/// others (see `row.rs`).
+const SESSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS sessionvault_sessions (
+        key BYTEA PRIMARY KEY,
+        version BIGINT NOT NULL,
+        live BOOLEAN NOT NULL,
+        user_id TEXT,
+        expires_at BIGINT NOT NULL,
+        record JSONB NOT NULL,
+        compact_record BYTEA,
+        touched_seen BIGINT,
+        touched_idle BIGINT
+    )";
+
+/// From version 1: nullable columns without a default, which PostgreSQL adds without
+/// rewriting the table.
+const ADD_COMPACT_COLUMNS: &str = "ALTER TABLE sessionvault_sessions
+        ADD COLUMN IF NOT EXISTS compact_record BYTEA,
+        ADD COLUMN IF NOT EXISTS touched_seen BIGINT,
+        ADD COLUMN IF NOT EXISTS touched_idle BIGINT";
+
+const INDEXES: [&str; 2] = [
+    "CREATE INDEX IF NOT EXISTS sessionvault_sessions_user
+        ON sessionvault_sessions (user_id) WHERE user_id IS NOT NULL AND live",
+    "CREATE INDEX IF NOT EXISTS sessionvault_sessions_expires
+        ON sessionvault_sessions (expires_at)",
+];
+
+/// A query for the columns `row::from_row` reads, of the rows that match `$condition`.
+macro_rules! select_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT key, compact_record, record::text, touched_seen, touched_idle
+             FROM sessionvault_sessions WHERE ",
+            $condition
+        )
+    };
+}
+
 #[async_trait]
 impl SessionStore for PgStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query("SELECT record::text FROM sessionvault_sessions WHERE key = $1")
+        let row = sqlx::query(select_where!("key = $1"))
             .bind(&key.as_bytes()[..])
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        row.map(|r| decode(r.get::<&str, _>(0))).transpose()
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
         let done = Columns::new(record, Nul::Refused)?
             .bind_insert(sqlx::query(
                 "INSERT INTO sessionvault_sessions
-                 (key, version, live, user_id, expires_at, record)
-                 VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (key) DO NOTHING",
+                 (key, version, live, user_id, expires_at, compact_record, record)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'null') ON CONFLICT (key) DO NOTHING",
             ))
             .execute(&self.pool)
             .await
@@ -128,7 +164,8 @@ impl SessionStore for PgStore {
                 sqlx::query(
                     "UPDATE sessionvault_sessions
                      SET version = $2, live = $3, user_id = $4, expires_at = $5,
-                         record = $6::jsonb
+                         compact_record = $6, record = 'null',
+                         touched_seen = NULL, touched_idle = NULL
                      WHERE key = $1 AND version = $7 AND live",
                 ),
                 expected_version,
@@ -146,13 +183,11 @@ impl SessionStore for PgStore {
         idle_deadline: Timestamp,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE sessionvault_sessions
-             SET record = jsonb_set(jsonb_set(record, '{last_seen}', to_jsonb($1::text)),
-                                    '{idle_deadline}', to_jsonb($2::text))
+            "UPDATE sessionvault_sessions SET touched_seen = $1, touched_idle = $2
              WHERE key = $3 AND live",
         )
-        .bind(last_seen.to_string())
-        .bind(idle_deadline.to_string())
+        .bind(touch_nanos(last_seen)?)
+        .bind(touch_nanos(idle_deadline)?)
         .bind(&key.as_bytes()[..])
         .execute(&self.pool)
         .await
@@ -161,14 +196,12 @@ impl SessionStore for PgStore {
     }
 
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT record::text FROM sessionvault_sessions WHERE user_id = $1 AND live",
-        )
-        .bind(user_index(user, Nul::Refused))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_error)?;
-        only_user(rows.iter().map(|r| r.get::<&str, _>(0)), user)
+        let rows = sqlx::query(select_where!("user_id = $1 AND live"))
+            .bind(user_index(user, Nul::Refused))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        only_user(&rows, user)
     }
 
     async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {

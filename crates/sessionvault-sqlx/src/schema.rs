@@ -3,19 +3,20 @@
 use sessionvault::store::StoreError;
 
 #[cfg(feature = "postgres")]
-/// The schema version the PostgreSQL store writes and reads (SQLite's has its own).
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// The schema version the PostgreSQL store writes and reads (SQLite's has its own). Version 2
+/// keeps the record in its compact encoding; version 1 kept it as JSONB.
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 pub(crate) fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::new(e)
 }
 
 #[cfg(feature = "postgres")]
-/// Reads the highest version in the schema table: `Ok(true)` when the table is new and this
-/// version must be recorded, an error when the database was made by newer code.
+/// Reads the highest version in the schema table: `Ok(true)` when the table is new or older and
+/// this version must be recorded, an error when the database was made by newer code.
 pub(crate) fn needs_recording(current: Option<i64>) -> Result<bool, StoreError> {
     check_version(current, SCHEMA_VERSION)?;
-    Ok(current.is_none())
+    Ok(current != Some(SCHEMA_VERSION))
 }
 
 /// Refuses a database whose schema version is newer than `understood`: newer code may have
@@ -35,8 +36,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_new_table_is_recorded_an_old_one_kept_and_a_newer_one_refused() {
+    fn a_new_or_older_table_is_recorded_a_current_one_kept_and_a_newer_one_refused() {
         assert!(matches!(needs_recording(None), Ok(true)));
+        assert!(matches!(needs_recording(Some(1)), Ok(true)));
         assert!(matches!(needs_recording(Some(SCHEMA_VERSION)), Ok(false)));
         let refused = needs_recording(Some(SCHEMA_VERSION + 1))
             .map(|_| ())

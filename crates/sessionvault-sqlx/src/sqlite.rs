@@ -7,15 +7,16 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 
-use crate::row::{Columns, Nul, decode, micros, only_user, user_index};
+use crate::row::{Columns, Nul, from_row, micros, only_user, touch_nanos, user_index};
 use crate::schema::{check_version, store_error};
 
-/// The schema version this store writes and reads. Version 2 names the user column
-/// `user_id`, as the PostgreSQL store does; version 1 called it `user`.
-const SQLITE_SCHEMA_VERSION: i64 = 2;
+/// The schema version this store writes and reads. Version 3 keeps the record in its compact
+/// encoding, version 2 as JSON text; version 2 named the user column `user_id`, as the
+/// PostgreSQL store does, where version 1 called it `user`.
+const SQLITE_SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS sessionvault_schema (version INTEGER NOT NULL)";
@@ -26,11 +27,33 @@ const SESSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS sessionvault_sessions (
         live INTEGER NOT NULL,
         user_id TEXT,
         expires_at INTEGER NOT NULL,
-        record TEXT NOT NULL
+        record TEXT NOT NULL,
+        compact_record BLOB,
+        touched_seen INTEGER,
+        touched_idle INTEGER
     ) WITHOUT ROWID";
 
 /// From version 1: SQLite rewrites the user index with the column.
 const RENAME_USER_COLUMN: &str = "ALTER TABLE sessionvault_sessions RENAME COLUMN user TO user_id";
+
+/// From versions 1 and 2: the compact record and the touch columns. `record` keeps the JSON of
+/// the rows already there, and `null` in rows written since (see `row.rs`).
+const ADD_COMPACT_COLUMNS: [&str; 3] = [
+    "ALTER TABLE sessionvault_sessions ADD COLUMN compact_record BLOB",
+    "ALTER TABLE sessionvault_sessions ADD COLUMN touched_seen INTEGER",
+    "ALTER TABLE sessionvault_sessions ADD COLUMN touched_idle INTEGER",
+];
+
+/// A query for the columns `row::from_row` reads, of the rows that match `$condition`.
+macro_rules! select_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT key, compact_record, record, touched_seen, touched_idle
+             FROM sessionvault_sessions WHERE ",
+            $condition
+        )
+    };
+}
 
 const INDEXES: [&str; 2] = [
     "CREATE INDEX IF NOT EXISTS sessionvault_sessions_user
@@ -76,7 +99,8 @@ impl SqliteStore {
     }
 
     /// Applies the schema in one transaction: creates it in a new database, renames the user
-    /// column of a version 1 database, refuses one made by newer code.
+    /// column of a version 1 database, adds the compact record's columns to a version 1 or 2
+    /// one (whose rows stay as they are until their next save), refuses one made by newer code.
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         sqlx::query(SCHEMA_TABLE)
@@ -92,6 +116,9 @@ impl SqliteStore {
         let mut statements = vec![SESSIONS_TABLE];
         if current == Some(1) {
             statements.push(RENAME_USER_COLUMN);
+        }
+        if matches!(current, Some(1 | 2)) {
+            statements.extend(ADD_COMPACT_COLUMNS);
         }
         statements.extend(INDEXES);
         for statement in statements {
@@ -114,20 +141,20 @@ impl SqliteStore {
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query("SELECT record FROM sessionvault_sessions WHERE key = $1")
+        let row = sqlx::query(select_where!("key = $1"))
             .bind(&key.as_bytes()[..])
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        row.map(|r| decode(r.get::<&str, _>(0))).transpose()
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
         let done = Columns::new(record, Nul::Kept)?
             .bind_insert(sqlx::query(
                 "INSERT INTO sessionvault_sessions
-                 (key, version, live, user_id, expires_at, record)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
+                 (key, version, live, user_id, expires_at, compact_record, record)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'null') ON CONFLICT (key) DO NOTHING",
             ))
             .execute(&self.pool)
             .await
@@ -140,7 +167,9 @@ impl SessionStore for SqliteStore {
             .bind_update(
                 sqlx::query(
                     "UPDATE sessionvault_sessions
-                     SET version = $2, live = $3, user_id = $4, expires_at = $5, record = $6
+                     SET version = $2, live = $3, user_id = $4, expires_at = $5,
+                         compact_record = $6, record = 'null',
+                         touched_seen = NULL, touched_idle = NULL
                      WHERE key = $1 AND version = $7 AND live = 1",
                 ),
                 expected_version,
@@ -159,12 +188,11 @@ impl SessionStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         // One statement: the deadline moves only while the row is live.
         let done = sqlx::query(
-            "UPDATE sessionvault_sessions
-             SET record = json_set(record, '$.last_seen', $1, '$.idle_deadline', $2)
+            "UPDATE sessionvault_sessions SET touched_seen = $1, touched_idle = $2
              WHERE key = $3 AND live = 1",
         )
-        .bind(last_seen.to_string())
-        .bind(idle_deadline.to_string())
+        .bind(touch_nanos(last_seen)?)
+        .bind(touch_nanos(idle_deadline)?)
         .bind(&key.as_bytes()[..])
         .execute(&self.pool)
         .await
@@ -173,13 +201,12 @@ impl SessionStore for SqliteStore {
     }
 
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        let rows =
-            sqlx::query("SELECT record FROM sessionvault_sessions WHERE user_id = $1 AND live = 1")
-                .bind(user_index(user, Nul::Kept))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(store_error)?;
-        only_user(rows.iter().map(|r| r.get::<&str, _>(0)), user)
+        let rows = sqlx::query(select_where!("user_id = $1 AND live = 1"))
+            .bind(user_index(user, Nul::Kept))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        only_user(&rows, user)
     }
 
     async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {

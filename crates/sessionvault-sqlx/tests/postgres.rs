@@ -76,3 +76,109 @@ async fn migrations_run_concurrently_without_conflict() {
     .expect("count");
     assert_eq!(versions, 1, "the schema version is recorded once");
 }
+
+#[tokio::test]
+async fn a_version_1_table_is_migrated_and_its_json_rows_read_touched_and_saved_compactly() {
+    use jiff::SignedDuration;
+    use sessionvault::EndReason;
+    use sessionvault::store::SessionStore;
+    if skipped() {
+        return;
+    }
+    let (admin, schema, pool) = new_schema().await;
+    let record = sessionvault_testkit::conformance::record(Some("alice"));
+    // The schema as version 1 made it, with one row in its JSONB column.
+    for statement in [
+        format!("CREATE TABLE {schema}.sessionvault_schema (version BIGINT NOT NULL)"),
+        format!("INSERT INTO {schema}.sessionvault_schema (version) VALUES (1)"),
+        format!(
+            "CREATE TABLE {schema}.sessionvault_sessions (key BYTEA PRIMARY KEY,
+                version BIGINT NOT NULL, live BOOLEAN NOT NULL, user_id TEXT,
+                expires_at BIGINT NOT NULL, record JSONB NOT NULL)"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .expect("version 1 schema");
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {schema}.sessionvault_sessions
+         (key, version, live, user_id, expires_at, record)
+         VALUES ($1, 0, true, 'alice', $2, $3::jsonb)"
+    )))
+    .bind(&record.key.as_bytes()[..])
+    .bind(record.expires_at.as_microsecond())
+    .bind(serde_json::to_string(&record).expect("JSON"))
+    .execute(&pool)
+    .await
+    .expect("a version 1 row");
+
+    let store = PgStore::connect_with(admin.options([("search_path", schema.as_str())]))
+        .await
+        .expect("migrate");
+    assert_eq!(
+        store.load(&record.key).await.expect("load"),
+        Some(record.clone())
+    );
+    assert_eq!(
+        store.sessions_for_user("alice").await.expect("index"),
+        std::slice::from_ref(&record)
+    );
+
+    // A touch moves the two times beside the JSON, which it leaves as it is.
+    let mut touched = record.clone();
+    touched.last_seen += SignedDuration::from_secs(60);
+    touched.idle_deadline += SignedDuration::from_secs(60);
+    let moved = store
+        .touch_if_live(&record.key, touched.last_seen, touched.idle_deadline)
+        .await
+        .expect("touch");
+    assert!(moved);
+    assert_eq!(
+        store.load(&record.key).await.expect("load"),
+        Some(touched.clone())
+    );
+
+    // The next save writes the record compactly and clears the touch.
+    let mut saved = touched.clone();
+    saved.version += 1;
+    saved.data.insert("n".into(), serde_json::json!(1));
+    assert!(store.save_if(&saved, 0).await.expect("save"));
+    assert_eq!(
+        store.load(&record.key).await.expect("load"),
+        Some(saved.clone())
+    );
+    let row: (String, bool, bool) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT record::text, compact_record IS NOT NULL, touched_seen IS NULL
+         FROM {schema}.sessionvault_sessions"
+    )))
+    .fetch_one(&pool)
+    .await
+    .expect("row");
+    assert_eq!(row, ("null".to_owned(), true, true));
+
+    // Code of version 1 still running beside it writes the row's JSON and leaves the compact
+    // record stale: the JSON is what the row means, so the logout holds.
+    let ended = saved
+        .clone()
+        .into_tombstone(EndReason::Logout, saved.last_seen);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {schema}.sessionvault_sessions
+         SET version = $1, live = false, user_id = NULL, record = $2::jsonb"
+    )))
+    .bind(ended.version as i64)
+    .bind(serde_json::to_string(&ended).expect("JSON"))
+    .execute(&pool)
+    .await
+    .expect("a version 1 write");
+    assert_eq!(store.load(&record.key).await.expect("load"), Some(ended));
+
+    let version: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT max(version) FROM {schema}.sessionvault_schema"
+    )))
+    .fetch_one(&pool)
+    .await
+    .expect("version");
+    assert_eq!(version, 2);
+}

@@ -310,7 +310,7 @@ pub async fn concurrent_writers_lose_nothing(store: impl SessionStore) {
 
 /// Text holding NUL (U+0000) is stored and read back exactly, wherever it reaches the store
 /// from outside: a data key, a value, the user name (and so the user index), the user agent.
-/// PostgreSQL's JSONB and TEXT refuse NUL, so its store must escape it; every store agrees.
+/// PostgreSQL's TEXT refuses NUL, so its store must keep it some other way; every store agrees.
 // See: issue 17, finding 12
 pub async fn review_nul_in_session_data_is_stored_faithfully(store: impl SessionStore) {
     let user = "ali\0ce";

@@ -5,6 +5,7 @@
 //! compare-and-set saves, creation that never overwrites, tombstones that outlive the session,
 //! and a per-user index. Every store runs the same conformance tests.
 
+mod compact;
 mod memory;
 
 use std::collections::BTreeMap;
@@ -148,6 +149,28 @@ impl Record {
             } => Some((key, until)),
             _ => None,
         }
+    }
+
+    /// This record in the compact encoding that stores keep as bytes: JSON with one-letter
+    /// names, times as nanoseconds and no key, about a third of its serde JSON and cheaper to
+    /// read back. [`Record::from_compact`] reads it. Stores persist it, so later versions keep
+    /// reading what earlier ones wrote.
+    ///
+    /// # Errors
+    ///
+    /// Never for a record the engine made; the `Result` is for JSON's own failure modes.
+    pub fn to_compact(&self) -> Result<Vec<u8>, StoreError> {
+        compact::encode(self)
+    }
+
+    /// The record under `key` from its [compact encoding](Record::to_compact).
+    ///
+    /// # Errors
+    ///
+    /// When `bytes` are not a compact record or hold a time out of range: the store is not
+    /// trusted, so this is an error and never a panic.
+    pub fn from_compact(key: StoreKey, bytes: &[u8]) -> Result<Self, StoreError> {
+        compact::decode(key, bytes)
     }
 
     /// This record turned into a tombstone: data dropped, version bumped.

@@ -1,19 +1,19 @@
-//! How a record is written in its hash's `d` field: compact JSON, with one-letter names, no
-//! store key (the Redis key names it), timestamps as nanoseconds (the creation time whole, the
-//! others as offsets from it) and empty fields left out. About a third of the record's JSON, and
-//! cheaper to read: no RFC 3339 date to parse.
+//! A record's compact encoding, for stores that keep it as bytes: JSON with one-letter names, no
+//! store key (the store's own key names it), timestamps as nanoseconds (the creation time whole,
+//! the others as offsets from it) and empty fields left out. About a third of the record's
+//! serde JSON, and cheaper to read: no RFC 3339 date to parse.
 //!
-//! Records saved before this encoding hold the record's full JSON in `r`; they are still read,
-//! and rewritten in this encoding at their next save.
+//! Stores persist it, so it only ever grows: a field added later must be optional, and a
+//! decoder ignores none of the fields it knows.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use super::{Record, RecordState, StoreError};
+use crate::events::EndReason;
+use crate::id::StoreKey;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sessionvault::EndReason;
-use sessionvault::id::StoreKey;
-use sessionvault::store::{Record, RecordState, StoreError};
 
 type Data = BTreeMap<String, serde_json::Value>;
 
@@ -149,16 +149,6 @@ pub(crate) fn decode(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> 
     })
 }
 
-/// The record under `key` from the full JSON that records saved before the compact encoding
-/// hold in `r`.
-pub(crate) fn decode_legacy(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> {
-    let record: Record = serde_json::from_slice(bytes).map_err(StoreError::new)?;
-    if record.key != key {
-        return Err(StoreError::new("stored record names another key"));
-    }
-    Ok(record)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,13 +216,5 @@ mod tests {
         let compact = encode(&r).expect("encode").len();
         let full = serde_json::to_vec(&r).expect("json").len();
         assert!(compact * 2 < full, "{compact} bytes against {full}");
-    }
-
-    #[test]
-    fn a_record_in_the_earlier_json_is_read_and_checked_against_its_key() {
-        let r = record();
-        let json = serde_json::to_vec(&r).expect("json");
-        assert_eq!(decode_legacy(r.key, &json).expect("decode"), r);
-        assert!(decode_legacy(StoreKey::from_bytes([8; 32]), &json).is_err());
     }
 }
