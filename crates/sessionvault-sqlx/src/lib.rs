@@ -40,7 +40,9 @@
 //!   a copy of the database holds nothing that works as a cookie.
 //! - Every write is one statement, compare-and-set on the version; an ended session stays as a
 //!   tombstone until it could no longer have lived, so no request can revive it.
-//! - A failed query is an error, never "no session" or "saved".
+//! - A failed query is an error, never "no session" or "saved". A PostgreSQL read whose pooled
+//!   connection the server had closed (a restart, `pg_terminate_backend`) goes again on
+//!   another; a write does not, since it may have been applied: it is an error.
 //! - The database still holds what sessions hold (user names, addresses, user agents): protect
 //!   it like other user data. PostgreSQL connections use TLS when the URL asks for it
 //!   (`sslmode=require`).

@@ -1,13 +1,14 @@
 //! The PostgreSQL store: for several application servers sharing sessions.
 
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgPool};
 
 use crate::row::{Columns, Nul, from_row, micros, only_user, touch_nanos, user_index};
 use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
@@ -15,6 +16,14 @@ use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
 /// Rows a single sweep statement deletes at most, so a sweep never holds many row locks or
 /// runs long enough to slow requests down; [`SessionStore::sweep`] repeats it until done.
 const SWEEP_BATCH: i64 = 1000;
+
+/// Connections the store keeps open at most.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// How long a pooled connection may sit unused before it is checked with a round trip when
+/// taken: a server restart or `pg_terminate_backend` while it sat there would otherwise fail
+/// the request that takes it. A connection in steady use is taken without the round trip.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// An arbitrary, fixed key for the advisory lock that serializes migrations across processes.
 const MIGRATION_LOCK: i64 = 0x7365_7373_7661_756c; // "sessvaul"
@@ -43,9 +52,20 @@ impl PgStore {
     /// When the server cannot be reached or the schema cannot be applied.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(MAX_CONNECTIONS)
             // A dead server fails requests within seconds (503), not after a long hang.
             .acquire_timeout(Duration::from_secs(3))
+            // sqlx would check every connection it hands out with a round trip, on top of the
+            // one it makes when the connection comes back: only those that sat unused.
+            .test_before_acquire(false)
+            .before_acquire(|connection, taken| {
+                Box::pin(async move {
+                    if taken.idle_for > CHECK_AFTER_IDLE {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(store_error)?;
@@ -137,11 +157,12 @@ macro_rules! select_where {
 #[async_trait]
 impl SessionStore for PgStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query(select_where!("key = $1"))
-            .bind(&key.as_bytes()[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let row = read(|| {
+            sqlx::query(select_where!("key = $1"))
+                .bind(&key.as_bytes()[..])
+                .fetch_optional(&self.pool)
+        })
+        .await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -223,5 +244,35 @@ impl SessionStore for PgStore {
                 return Ok(total);
             }
         }
+    }
+}
+
+/// Runs a read, again on another connection when the one it was given turned out to be closed
+/// by the server (at most once per pooled connection: each failed one is discarded). Only
+/// reads: a write whose connection broke may have been applied, so it is an error instead.
+async fn read<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut retries = 0;
+    loop {
+        match attempt().await {
+            Err(error) if connection_lost(&error) && retries < MAX_CONNECTIONS => retries += 1,
+            done => return done.map_err(store_error),
+        }
+    }
+}
+
+/// Whether `error` says the connection is gone, not that the statement failed: an I/O or
+/// protocol error, or the server's own report of a shutdown, a termination or a broken
+/// connection (SQLSTATE classes 57P and 08).
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
     }
 }

@@ -182,3 +182,64 @@ async fn a_version_1_table_is_migrated_and_its_json_rows_read_touched_and_saved_
     .expect("version");
     assert_eq!(version, 2);
 }
+
+#[tokio::test]
+async fn a_read_on_connections_the_server_just_cut_goes_again_on_a_new_one() {
+    use sessionvault::store::SessionStore;
+    if skipped() {
+        return;
+    }
+    let (admin, schema, pool) = new_schema().await;
+    // Named, so that only this store's connections are cut.
+    let name = format!("{schema}_store");
+    let store = PgStore::connect_with(
+        admin
+            .options([("search_path", schema.as_str())])
+            .application_name(&name),
+    )
+    .await
+    .expect("open the store");
+    let record = sessionvault_testkit::conformance::record(Some("alice"));
+    assert!(store.create(&record).await.expect("create"));
+    let (a, b, c) = tokio::join!(
+        store.load(&record.key),
+        store.load(&record.key),
+        store.load(&record.key)
+    );
+    for loaded in [a, b, c] {
+        assert_eq!(loaded.expect("load"), Some(record.clone()));
+    }
+
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&name)
+    .fetch_one(&pool)
+    .await
+    .expect("terminate");
+    assert!(cut > 0, "the store had no connection to cut");
+    for _ in 0..100 {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+                .bind(&name)
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // The pool hands out its dead connections unchecked (they were idle for less than a
+    // second): each read fails on one, which is dropped, and goes again.
+    for _ in 0..4 {
+        assert_eq!(
+            store.load(&record.key).await.expect("a read after the cut"),
+            Some(record.clone())
+        );
+    }
+    assert_eq!(
+        store.sessions_for_user("alice").await.expect("a listing"),
+        [record]
+    );
+}
