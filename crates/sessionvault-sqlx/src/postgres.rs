@@ -9,6 +9,7 @@ use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
+use tokio::time::Instant;
 
 use crate::row::{Columns, Nul, from_row, micros, only_user, touch_nanos, user_index};
 use crate::schema::{SCHEMA_VERSION, needs_recording, store_error};
@@ -19,6 +20,10 @@ const SWEEP_BATCH: i64 = 1000;
 
 /// Connections the store keeps open at most.
 const MAX_CONNECTIONS: u32 = 16;
+
+/// How long a request waits for a connection: a dead server fails requests within seconds
+/// (503), not after a long hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long a pooled connection may sit unused before it is checked with a round trip when
 /// taken: a server restart or `pg_terminate_backend` while it sat there would otherwise fail
@@ -53,8 +58,7 @@ impl PgStore {
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            // A dead server fails requests within seconds (503), not after a long hang.
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // sqlx would check every connection it hands out with a round trip, on top of the
             // one it makes when the connection comes back: only those that sat unused.
             .test_before_acquire(false)
@@ -248,17 +252,26 @@ impl SessionStore for PgStore {
 }
 
 /// Runs a read, again on another connection when the one it was given turned out to be closed
-/// by the server (at most once per pooled connection: each failed one is discarded). Only
-/// reads: a write whose connection broke may have been applied, so it is an error instead.
+/// by the server: at most once per pooled connection (each failed one is discarded), and not
+/// for longer than a wait for a connection after the first failure, so that a read still
+/// fails within seconds. Only reads: a write whose connection broke may have been applied, so
+/// it is an error instead.
 async fn read<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
 {
     let mut retries = 0;
+    let mut give_up = None;
     loop {
         match attempt().await {
-            Err(error) if connection_lost(&error) && retries < MAX_CONNECTIONS => retries += 1,
+            Err(error) if connection_lost(&error) && retries < MAX_CONNECTIONS => {
+                let until = *give_up.get_or_insert_with(|| Instant::now() + ACQUIRE_TIMEOUT);
+                if Instant::now() >= until {
+                    return Err(store_error(error));
+                }
+                retries += 1;
+            }
             done => return done.map_err(store_error),
         }
     }
@@ -274,5 +287,58 @@ fn connection_lost(error: &sqlx::Error) -> bool {
             .code()
             .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    fn lost() -> sqlx::Error {
+        sqlx::Error::Io(io::Error::from(io::ErrorKind::ConnectionReset))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_goes_again_once_per_pooled_connection_at_most() {
+        let mut attempts = 0;
+        let done: Result<(), _> = read(|| {
+            attempts += 1;
+            async { Err(lost()) }
+        })
+        .await;
+        assert!(done.is_err());
+        assert_eq!(attempts, MAX_CONNECTIONS + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_stops_going_again_a_wait_for_a_connection_after_its_first_failure() {
+        let started = Instant::now();
+        let mut attempts = 0;
+        let done: Result<(), _> = read(|| {
+            attempts += 1;
+            async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err(lost())
+            }
+        })
+        .await;
+        assert!(done.is_err());
+        // The first failure comes at 1 s; those at 2 and 3 s go again, the one at 4 s gives up.
+        assert_eq!(attempts, 4);
+        assert_eq!(started.elapsed(), Duration::from_secs(1) + ACQUIRE_TIMEOUT);
+    }
+
+    #[tokio::test]
+    async fn a_failed_statement_is_not_run_again() {
+        let mut attempts = 0;
+        let done: Result<(), _> = read(|| {
+            attempts += 1;
+            async { Err(sqlx::Error::RowNotFound) }
+        })
+        .await;
+        assert!(done.is_err());
+        assert_eq!(attempts, 1);
     }
 }
