@@ -155,25 +155,21 @@ where
     Ok(record)
 }
 
-/// The records in `rows` whose user is exactly `user`: the index column replaces NUL where the
-/// database refuses it, so names differing only there share an index entry.
-pub(crate) fn only_user<'r, R>(rows: &'r [R], user: &str) -> Result<Vec<Record>, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
-    Option<&'r [u8]>: Decode<'r, R::Database> + Type<R::Database>,
-    &'r str: Decode<'r, R::Database> + Type<R::Database>,
-    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let mut records = Vec::new();
-    for row in rows {
-        let record = from_row(row)?;
+/// The `records`, as [`from_row`] reads them, whose user is exactly `user`: the index
+/// column replaces NUL where the database refuses it, so names differing only there share an
+/// index entry.
+pub(crate) fn only_user(
+    records: impl IntoIterator<Item = Result<Record, StoreError>>,
+    user: &str,
+) -> Result<Vec<Record>, StoreError> {
+    let mut found = Vec::new();
+    for record in records {
+        let record = record?;
         if record.user.as_deref() == Some(user) {
-            records.push(record);
+            found.push(record);
         }
     }
-    Ok(records)
+    Ok(found)
 }
 
 /// The user as the `user_id` column indexes it. Where the database refuses NUL it becomes

@@ -206,7 +206,7 @@ impl SessionStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        only_user(&rows, user)
+        only_user(rows.iter().map(from_row), user)
     }
 
     async fn sweep(&self, now: Timestamp) -> Result<u64, StoreError> {

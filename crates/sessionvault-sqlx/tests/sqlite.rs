@@ -33,19 +33,44 @@ async fn an_unwritable_path_is_an_error_not_a_panic() {
     assert!(SqliteStore::open("/proc/no/such/dir/db").await.is_err());
 }
 
+/// A database at `path` as older code made it: its `schema` statements, then `record` as a
+/// JSON row by `insert` (which binds the key, `expires_at` and the JSON).
+async fn database_made_by(
+    path: &std::path::Path,
+    schema: &[&str],
+    insert: &str,
+    record: &sessionvault::store::Record,
+) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
+    for &statement in schema {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .expect(statement);
+    }
+    sqlx::query(sqlx::AssertSqlSafe(insert))
+        .bind(&record.key.as_bytes()[..])
+        .bind(record.expires_at.as_microsecond())
+        .bind(serde_json::to_string(record).expect("JSON"))
+        .execute(&pool)
+        .await
+        .expect("an older row");
+    pool
+}
+
 #[tokio::test]
 async fn a_version_1_database_is_migrated_and_keeps_its_sessions() {
     use sessionvault::store::SessionStore;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("v1.db");
     let record = sessionvault_testkit::conformance::record(Some("alice"));
-    {
-        // The schema as version 1 made it, with the user column called `user`.
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true);
-        let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
-        for statement in [
+    // The schema as version 1 made it, with the user column called `user`.
+    let pool = database_made_by(
+        &path,
+        &[
             "CREATE TABLE sessionvault_schema (version INTEGER NOT NULL)",
             "INSERT INTO sessionvault_schema (version) VALUES (1)",
             "CREATE TABLE sessionvault_sessions (key BLOB PRIMARY KEY NOT NULL,
@@ -53,24 +78,13 @@ async fn a_version_1_database_is_migrated_and_keeps_its_sessions() {
                 expires_at INTEGER NOT NULL, record TEXT NOT NULL) WITHOUT ROWID",
             "CREATE INDEX sessionvault_sessions_user
                 ON sessionvault_sessions (user) WHERE user IS NOT NULL AND live = 1",
-        ] {
-            sqlx::query(statement)
-                .execute(&pool)
-                .await
-                .expect(statement);
-        }
-        sqlx::query(
-            "INSERT INTO sessionvault_sessions (key, version, live, user, expires_at, record)
-             VALUES (?, 0, 1, 'alice', ?, ?)",
-        )
-        .bind(&record.key.as_bytes()[..])
-        .bind(record.expires_at.as_microsecond())
-        .bind(serde_json::to_string(&record).expect("JSON"))
-        .execute(&pool)
-        .await
-        .expect("a version 1 row");
-        pool.close().await;
-    }
+        ],
+        "INSERT INTO sessionvault_sessions (key, version, live, user, expires_at, record)
+         VALUES (?, 0, 1, 'alice', ?, ?)",
+        &record,
+    )
+    .await;
+    pool.close().await;
     let path = path.to_str().expect("UTF-8");
     let store = SqliteStore::open(path).await.expect("migrate");
     assert_eq!(
@@ -98,33 +112,21 @@ async fn a_version_2_database_is_migrated_and_its_json_rows_read_touched_and_sav
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("v2.db");
     let record = sessionvault_testkit::conformance::record(Some("alice"));
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
     // The schema as version 2 made it, with one row in its JSON column.
-    for statement in [
-        "CREATE TABLE sessionvault_schema (version INTEGER NOT NULL)",
-        "INSERT INTO sessionvault_schema (version) VALUES (1), (2)",
-        "CREATE TABLE sessionvault_sessions (key BLOB PRIMARY KEY NOT NULL,
-            version INTEGER NOT NULL, live INTEGER NOT NULL, user_id TEXT,
-            expires_at INTEGER NOT NULL, record TEXT NOT NULL) WITHOUT ROWID",
-    ] {
-        sqlx::query(statement)
-            .execute(&pool)
-            .await
-            .expect(statement);
-    }
-    sqlx::query(
+    let pool = database_made_by(
+        &path,
+        &[
+            "CREATE TABLE sessionvault_schema (version INTEGER NOT NULL)",
+            "INSERT INTO sessionvault_schema (version) VALUES (1), (2)",
+            "CREATE TABLE sessionvault_sessions (key BLOB PRIMARY KEY NOT NULL,
+                version INTEGER NOT NULL, live INTEGER NOT NULL, user_id TEXT,
+                expires_at INTEGER NOT NULL, record TEXT NOT NULL) WITHOUT ROWID",
+        ],
         "INSERT INTO sessionvault_sessions (key, version, live, user_id, expires_at, record)
          VALUES (?, 0, 1, 'alice', ?, ?)",
+        &record,
     )
-    .bind(&record.key.as_bytes()[..])
-    .bind(record.expires_at.as_microsecond())
-    .bind(serde_json::to_string(&record).expect("JSON"))
-    .execute(&pool)
-    .await
-    .expect("a version 2 row");
+    .await;
 
     let store = SqliteStore::open(path.to_str().expect("UTF-8"))
         .await

@@ -3,8 +3,8 @@
 //! the others as offsets from it) and empty fields left out. About a third of the record's
 //! serde JSON, and cheaper to read: no RFC 3339 date to parse.
 //!
-//! Stores persist it, so it only ever grows: a field added later must be optional, and a
-//! decoder ignores none of the fields it knows.
+//! Stores persist it, so it only ever grows: a field added later must be optional, so that
+//! what earlier versions wrote still decodes.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
