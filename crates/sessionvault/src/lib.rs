@@ -124,6 +124,7 @@ mod events;
 pub mod flask;
 pub mod id;
 mod keyring;
+mod nanos;
 pub mod sealed;
 mod session;
 pub mod store;

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::nanos::Nanos;
 
 pub(crate) type Data = BTreeMap<String, serde_json::Value>;
 
@@ -59,13 +60,13 @@ type SealedArray<'a> = (
 /// The sealed plaintext as it is read.
 type SealedArrayOwned = (
     Option<String>,
-    Option<i128>,
-    i128,
-    i128,
-    i128,
-    i128,
+    Option<Nanos>,
+    Nanos,
+    Nanos,
+    Nanos,
+    Nanos,
     Option<String>,
-    Option<i128>,
+    Option<Nanos>,
     Data,
 );
 
@@ -96,9 +97,9 @@ pub(crate) fn open_plaintext(plain: &[u8]) -> Option<(Meta, Data)> {
     }
     let (user, auth_time, created, last_seen, idle, absolute, sid, issued, data): SealedArrayOwned =
         serde_json::from_slice(plain).ok()?;
-    let at = |nanos: i128| Timestamp::from_nanosecond(nanos).ok();
+    let at = |nanos: Nanos| Timestamp::from_nanosecond(nanos.0).ok();
     // `Some(None)` for no time, `None` for one out of range.
-    let maybe_at = |nanos: Option<i128>| nanos.map_or(Some(None), |nanos| at(nanos).map(Some));
+    let maybe_at = |nanos: Option<Nanos>| nanos.map_or(Some(None), |nanos| at(nanos).map(Some));
     let meta = Meta {
         user,
         auth_time: maybe_at(auth_time)?,

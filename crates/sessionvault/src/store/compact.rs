@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use super::{Record, RecordState, StoreError};
 use crate::events::EndReason;
 use crate::id::StoreKey;
+use crate::nanos::Nanos;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -32,22 +33,22 @@ struct Compact<'a> {
     u: Option<Cow<'a, str>>,
     /// Authentication time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    a: Option<i128>,
+    a: Option<Nanos>,
     /// Created, in nanoseconds since the epoch; every other time is an offset from it.
-    c: i128,
+    c: Nanos,
     /// ID issued.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    i: i128,
+    #[serde(default, skip_serializing_if = "Nanos::is_zero")]
+    i: Nanos,
     /// Last seen.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    s: i128,
+    #[serde(default, skip_serializing_if = "Nanos::is_zero")]
+    s: Nanos,
     /// Idle deadline.
-    l: i128,
+    l: Nanos,
     /// Absolute deadline.
-    x: i128,
+    x: Nanos,
     /// Retention, when not the absolute deadline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    r: Option<i128>,
+    r: Option<Nanos>,
     /// User-Agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     g: Option<Cow<'a, str>>,
@@ -62,23 +63,19 @@ struct Ended {
     /// Reason.
     r: EndReason,
     /// When, as an offset from creation.
-    a: i128,
+    a: Nanos,
     /// Renewal successor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     s: Option<StoreKey>,
     /// Renewal grace deadline, as an offset from creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    g: Option<i128>,
-}
-
-fn is_zero(n: &i128) -> bool {
-    *n == 0
+    g: Option<Nanos>,
 }
 
 /// `record` in the compact encoding.
 pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
     let created = record.created.as_nanosecond();
-    let offset = |t: Timestamp| t.as_nanosecond() - created;
+    let offset = |t: Timestamp| Nanos(t.as_nanosecond() - created);
     let e = match &record.state {
         RecordState::Live => None,
         RecordState::Ended {
@@ -99,7 +96,7 @@ pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
         d: Cow::Borrowed(&record.data),
         u: record.user.as_deref().map(Cow::Borrowed),
         a: record.auth_time.map(offset),
-        c: created,
+        c: Nanos(created),
         i: offset(record.id_issued),
         s: offset(record.last_seen),
         l: offset(record.idle_deadline),
@@ -116,8 +113,9 @@ pub(crate) fn decode(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> 
     let c: Compact<'_> = serde_json::from_slice(bytes).map_err(StoreError::new)?;
     // The store is not trusted to hold sane numbers: an overflowing sum is an error, not a
     // panic.
-    let at = |offset: i128| {
-        c.c.checked_add(offset)
+    let at = |offset: Nanos| {
+        c.c.0
+            .checked_add(offset.0)
             .and_then(|nanos| Timestamp::from_nanosecond(nanos).ok())
             .ok_or_else(|| StoreError::new("stored time out of range"))
     };
@@ -137,7 +135,7 @@ pub(crate) fn decode(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> 
         state,
         user: c.u.map(Cow::into_owned),
         auth_time: c.a.map(at).transpose()?,
-        created: at(0)?,
+        created: at(Nanos(0))?,
         id_issued: at(c.i)?,
         last_seen: at(c.s)?,
         idle_deadline: at(c.l)?,
