@@ -4,25 +4,25 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{RedisFuture, ToRedisArgs};
 use sessionvault::store::StoreError;
 
+use crate::reconnect::Reconnecting;
 use crate::scripts::Lua;
-use crate::sentinel::{SentinelMaster, is_read_only};
+use crate::sentinel::is_read_only;
 use crate::url::ReplicaAcks;
 
 #[derive(Clone)]
 pub(crate) enum Connection {
-    Single(ConnectionManager),
+    /// One server, or the master Sentinels name.
+    Reconnecting(Arc<Reconnecting>),
     Cluster(ClusterConnection),
-    Sentinel(Arc<SentinelMaster>),
 }
 
 /// One connection of any kind, for the commands to run on.
 pub(crate) enum Con {
-    Single(ConnectionManager),
     Cluster(ClusterConnection),
     Multiplexed(MultiplexedConnection),
 }
@@ -30,7 +30,6 @@ pub(crate) enum Con {
 impl ConnectionLike for Con {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
         match self {
-            Self::Single(c) => c.req_packed_command(cmd),
             Self::Cluster(c) => c.req_packed_command(cmd),
             Self::Multiplexed(c) => c.req_packed_command(cmd),
         }
@@ -43,7 +42,6 @@ impl ConnectionLike for Con {
         count: usize,
     ) -> RedisFuture<'a, Vec<redis::Value>> {
         match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Multiplexed(c) => c.req_packed_commands(pipeline, offset, count),
         }
@@ -51,7 +49,6 @@ impl ConnectionLike for Con {
 
     fn get_db(&self) -> i64 {
         match self {
-            Self::Single(c) => c.get_db(),
             Self::Cluster(c) => c.get_db(),
             Self::Multiplexed(c) => c.get_db(),
         }
@@ -76,26 +73,26 @@ pub(crate) fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> 
 }
 
 impl Connection {
-    /// Runs `op` on a connection. On Sentinel, a failure that means the master is gone makes
-    /// the next call ask the Sentinels again, and a `READONLY` (the master was demoted; the
-    /// write did not happen) is retried once on the master they name now.
+    /// Runs `op` on a connection. A failure that means the server is gone makes the next call
+    /// connect again (asking the Sentinels first, where there are any); behind Sentinels, a
+    /// `READONLY` (the master was demoted; the write did not happen) is retried once on the
+    /// master they name now.
     pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
         F: Fn(Con) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         match self {
-            Self::Single(c) => op(Con::Single(c.clone())).await,
             Self::Cluster(c) => op(Con::Cluster(c.clone())).await,
-            Self::Sentinel(master) => {
+            Self::Reconnecting(server) => {
                 let mut attempt = 0;
                 loop {
-                    let (generation, con) = master.connection().await.map_err(store_error)?;
+                    let (generation, con) = server.connection().await.map_err(store_error)?;
                     match op(Con::Multiplexed(con)).await {
                         Err(e) => {
-                            master.failed(generation, &e);
+                            server.failed(generation, &e);
                             attempt += 1;
-                            if attempt == 1 && is_read_only(&e) {
+                            if attempt == 1 && server.is_sentinel() && is_read_only(&e) {
                                 continue;
                             }
                             break Err(e);

@@ -1,12 +1,21 @@
 //! A Redis store for sessionvault, on a single server, a Redis Cluster, or the master a set of
 //! Redis Sentinels names.
 //!
-//! Built on [redis-rs](https://docs.rs/redis): it speaks to a single server through a
-//! `ConnectionManager` that reconnects on its own, to a cluster through its cluster-aware
-//! async connection, which follows slot moves and failovers, and to a Sentinel-managed master
-//! through one connection that is dropped, and the Sentinels asked again, when the master dies
-//! or answers `READONLY`. The Lua scripts and commands below run unchanged on all three.
-//! [`RedisStore::connect`] takes one URL for any of them (see its docs).
+//! Built on [redis-rs](https://docs.rs/redis): it speaks to a single server through one
+//! multiplexed connection, made again after the server is lost; to a cluster through its
+//! cluster-aware async connection, which follows slot moves and failovers; and to a
+//! Sentinel-managed master through one connection that is dropped, and the Sentinels asked
+//! again, when the master dies or answers `READONLY`. The Lua scripts and commands below run
+//! unchanged on all three. [`RedisStore::connect`] takes one URL for any of them (see its
+//! docs).
+//!
+//! # The I/O thread
+//!
+//! Called from a multi-thread Tokio runtime, the store runs its connections' I/O tasks on one
+//! thread of its own per process, so that commands that concurrent requests send at once
+//! reach Redis together: on `/read`, half of Redis's CPU per request, against a writer that
+//! sends each command on its own as the application's runtime schedules it. On a
+//! current-thread runtime they run on it. See `io_thread.rs` for the measurements.
 //!
 //! # Replicas and failover
 //!
@@ -39,7 +48,9 @@
 //! and sets the new value); signing a user in adds one for the index.
 
 mod connection;
+mod io_thread;
 mod layout;
+mod reconnect;
 mod scripts;
 mod sentinel;
 mod store;

@@ -6,15 +6,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use redis::IntoConnectionInfo;
-use redis::aio::ConnectionManagerConfig;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 
 use crate::connection::Connection;
-use crate::layout;
+use crate::reconnect::{Reconnecting, Source};
 use crate::scripts::{Lua, Scripts};
-use crate::sentinel::SentinelMaster;
 use crate::url::{MAX_REPLICA_ACK_TIMEOUT, ReplicaAcks, StoreUrl, Target, UrlError};
+use crate::{io_thread, layout, sentinel};
 
 /// The fields a load reads of a session an earlier version saved as a hash: the compact
 /// record, the earlier JSON one, and a touch's times.
@@ -45,10 +44,10 @@ pub struct RedisStore {
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.connection {
-            Connection::Single(_) => "single",
+        let kind = match &self.connection {
+            Connection::Reconnecting(server) if server.is_sentinel() => "sentinel",
+            Connection::Reconnecting(_) => "single",
             Connection::Cluster(_) => "cluster",
-            Connection::Sentinel(_) => "sentinel",
         };
         f.debug_struct("RedisStore")
             .field("kind", &kind)
@@ -142,21 +141,19 @@ impl RedisStore {
     }
 
     async fn single(info: redis::ConnectionInfo) -> redis::RedisResult<Connection> {
-        let client = redis::Client::open(info)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(1);
-        let manager = client.get_connection_manager_with_config(config).await?;
-        Ok(Connection::Single(manager))
+        let server = Source::Server(redis::Client::open(info)?);
+        Self::reconnecting(server).await
     }
 
+    /// The cluster client's tasks, which also make its connections to the nodes, run where
+    /// [`io_thread`] says.
     async fn cluster(nodes: Vec<redis::ConnectionInfo>) -> redis::RedisResult<Connection> {
         let client = redis::cluster::ClusterClient::builder(nodes)
             .connection_timeout(TIMEOUT)
             .response_timeout(TIMEOUT)
             .build()?;
-        Ok(Connection::Cluster(client.get_async_connection().await?))
+        let connection = io_thread::connect(async move { client.get_async_connection().await });
+        Ok(Connection::Cluster(connection.await?))
     }
 
     async fn sentinel(
@@ -164,10 +161,16 @@ impl RedisStore {
         master_name: &str,
         master: redis::RedisConnectionInfo,
     ) -> redis::RedisResult<Connection> {
-        let master = SentinelMaster::new(sentinels, master_name, master)?;
-        // Fails now, not at the first request, when no Sentinel knows a live master.
-        master.connection().await?;
-        Ok(Connection::Sentinel(Arc::new(master)))
+        let client = sentinel::master_client(sentinels, master_name, master)?;
+        Self::reconnecting(Source::Sentinel(client)).await
+    }
+
+    async fn reconnecting(source: Source) -> redis::RedisResult<Connection> {
+        let server = Reconnecting::new(source);
+        // Fails now, not at the first request, when nothing answers (or no Sentinel knows a
+        // live master).
+        server.connection().await?;
+        Ok(Connection::Reconnecting(Arc::new(server)))
     }
 
     fn with_connection(connection: Connection) -> Self {
