@@ -5,9 +5,10 @@
 //! LIFO slot), so a writer on the application's runtime, woken by each request's command, sends
 //! that one command before another request can queue its own: Redis then reads commands one or
 //! two at a time, and its CPU per command goes up with the reads. On a thread of its own, the
-//! writer wakes once for the commands that concurrent requests queued meanwhile: `scripts/bench.sh
-//! peers`, `/read` on Redis, went from 0.5 reads of Redis's per command and 7.6 µs of its CPU
-//! per request to 0.18 and 3.7, at the same CPU in the application.
+//! writer wakes once for the commands that concurrent requests queued meanwhile. Measured with
+//! the benchmarks' axum server (two workers, 32 connections on `/read`, Redis's `INFO`): 0.5
+//! reads of Redis's per command and 7.6 µs of its CPU per request before, 0.18 and 3.7 after, at
+//! the same CPU in the application (BENCHMARKS.md).
 //!
 //! On a current-thread runtime (the Python binding's, and most tests) a woken task waits for the
 //! others anyway, and handing work to another thread would only add wake-ups: connections stay
