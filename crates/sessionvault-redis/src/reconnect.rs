@@ -3,11 +3,10 @@
 //!
 //! When a command on it fails in a way that says the server is gone (an I/O error, a dropped
 //! connection, a timeout) or, behind Sentinels, is no longer the master (`READONLY`), the
-//! connection is forgotten and
-//! the next command makes a new one, asking the Sentinels again first where there are any.
-//! Until the server is back, or the Sentinels have promoted a replica, each command fails fast
-//! (connection refused) and the request gets a 503. Connections are made through
-//! [`crate::io_thread`].
+//! connection is forgotten and the next command makes a new one, asking the Sentinels again
+//! first where there are any. Until the server is back, or the Sentinels have promoted a
+//! replica, each command fails fast (connection refused) and the request gets a 503.
+//! Connections are made through [`crate::io_thread`].
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +27,7 @@ pub(crate) enum Source {
     Sentinel(SentinelClient),
 }
 
+/// The connection to a [`Source`], and what it takes to make the next one.
 pub(crate) struct Reconnecting {
     /// Held while a connection is made: one request connects, the others wait for it.
     source: tokio::sync::Mutex<Source>,
@@ -36,6 +36,7 @@ pub(crate) struct Reconnecting {
     current: Mutex<Option<(u64, MultiplexedConnection)>>,
     generation: AtomicU64,
     config: AsyncConnectionConfig,
+    /// Whether `source` is Sentinels, known without taking its lock.
     sentinel: bool,
 }
 
