@@ -4,9 +4,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use redis::RedisFuture;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use redis::{RedisFuture, ToRedisArgs};
 use sessionvault::store::StoreError;
 
 use crate::reconnect::Reconnecting;
@@ -105,39 +105,44 @@ impl Connection {
         .map_err(store_error)
     }
 
-    /// Runs a script that writes; with replica acknowledgements on, as `EVAL` followed by
-    /// `WAIT` in one pipeline (which a cluster sends to the key's master).
-    pub(crate) async fn write<T, A>(
+    /// Runs a script that writes, on one key, with the arguments `args` adds (`args_len` bytes
+    /// of them, near enough): as `EVALSHA`, loading the script when the server does not have it
+    /// (a restart, `SCRIPT FLUSH`, a failover to a replica that never ran it); with replica
+    /// acknowledgements on, as `EVAL` followed by `WAIT` in one pipeline (which a cluster sends
+    /// to the key's master).
+    pub(crate) async fn write<T>(
         &self,
         acks: Option<ReplicaAcks>,
         lua: &Lua,
         key: &str,
-        args: &[A],
+        args_len: usize,
+        args: impl FnOnce(&mut redis::Cmd),
     ) -> Result<T, StoreError>
     where
         T: redis::FromRedisValue,
-        A: ToRedisArgs + Sync,
     {
         let Some(acks) = acks else {
+            let evalsha = &lua.evalsha(key, args_len, args);
             return self
                 .run(|mut con| async move {
-                    let mut invocation = lua.script.key(key);
-                    for arg in args {
-                        invocation.arg(arg);
+                    match evalsha.query_async(&mut con).await {
+                        Err(e) if e.code() == Some("NOSCRIPT") => {
+                            lua.script.load_async(&mut con).await?;
+                            evalsha.query_async(&mut con).await
+                        }
+                        result => result,
                     }
-                    invocation.invoke_async(&mut con).await
                 })
                 .await;
         };
+        let mut pipe = redis::pipe();
+        pipe.add_command(lua.eval(key, args_len, args));
+        pipe.cmd("WAIT")
+            .arg(acks.replicas)
+            .arg(acks.timeout.as_millis() as u64);
+        let pipe = &pipe;
         let (value, acked): (T, i64) = self
-            .run(|mut con| async move {
-                let mut pipe = redis::pipe();
-                pipe.cmd("EVAL").arg(lua.source).arg(1).arg(key).arg(args);
-                pipe.cmd("WAIT")
-                    .arg(acks.replicas)
-                    .arg(acks.timeout.as_millis() as u64);
-                pipe.query_async(&mut con).await
-            })
+            .run(|mut con| async move { pipe.query_async(&mut con).await })
             .await?;
         if acked < i64::from(acks.replicas) {
             return Err(StoreError::new(ReplicaAckError {

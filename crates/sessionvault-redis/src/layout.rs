@@ -8,6 +8,8 @@
 //! hash with a field over 64 bytes (the record, whose browser User-Agent alone is about 100)
 //! leaves Redis's compact listpack for a hash table, which cost a session about 240 bytes more.
 
+use std::io::Write;
+
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, StoreError};
@@ -16,14 +18,12 @@ use sessionvault::store::{Record, StoreError};
 pub(crate) fn compose(record: &Record) -> Result<Vec<u8>, StoreError> {
     let live = record.is_live();
     let user = record.user.as_deref().filter(|_| live).unwrap_or_default();
-    let body = record.to_compact()?;
-    let mut value = Vec::with_capacity(body.len() + user.len() + 16);
-    value.extend_from_slice(record.version.to_string().as_bytes());
-    value.extend_from_slice(if live { b"|1||" } else { b"|0||" });
-    value.extend_from_slice(user.len().to_string().as_bytes());
-    value.push(b'|');
-    value.extend_from_slice(user.as_bytes());
-    value.extend_from_slice(&body);
+    // The header, then the record, which reserves its own room (writing to a vector cannot
+    // fail).
+    let mut value = Vec::with_capacity(32 + user.len());
+    let live = if live { '1' } else { '0' };
+    write!(value, "{}|{live}||{}|{user}", record.version, user.len()).map_err(StoreError::new)?;
+    record.write_compact(&mut value)?;
     Ok(value)
 }
 

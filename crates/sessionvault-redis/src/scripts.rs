@@ -6,7 +6,7 @@
 //! `id` a touch's times): `GET` on it is an error, which `redis.pcall` returns as a table, and
 //! the scripts then read the hash; a save replaces it with the string.
 
-use redis::Script;
+use redis::{Cmd, Script};
 
 /// Creates the record unless the key exists, live or tombstone, in either layout.
 const CREATE: &str = r"
@@ -71,6 +71,35 @@ impl Lua {
             script: Script::new(source),
             source,
         }
+    }
+
+    /// `EVALSHA` of this script on one key, with the arguments `args` adds (`args_len` bytes
+    /// of them, near enough). Built here rather than through redis-rs's `ScriptInvocation`,
+    /// which copies every argument into a vector of its own before copying it again into the
+    /// command: a save's record would be copied three times.
+    pub(crate) fn evalsha(&self, key: &str, args_len: usize, args: impl FnOnce(&mut Cmd)) -> Cmd {
+        self.command("EVALSHA", self.script.get_hash(), key, args_len, args)
+    }
+
+    /// `EVAL` of this script's source, for a pipeline (where a `NOSCRIPT` cannot be answered
+    /// by loading the script and trying again).
+    pub(crate) fn eval(&self, key: &str, args_len: usize, args: impl FnOnce(&mut Cmd)) -> Cmd {
+        self.command("EVAL", self.source, key, args_len, args)
+    }
+
+    fn command(
+        &self,
+        name: &str,
+        script: &str,
+        key: &str,
+        args_len: usize,
+        args: impl FnOnce(&mut Cmd),
+    ) -> Cmd {
+        // Room for the arguments' bytes and, per argument, the length prefix redis-rs keeps.
+        let mut cmd = Cmd::with_capacity(8, name.len() + script.len() + key.len() + args_len + 8);
+        cmd.arg(name).arg(script).arg(1).arg(key);
+        args(&mut cmd);
+        cmd
     }
 }
 

@@ -215,21 +215,30 @@ impl RedisStore {
     }
 
     fn record_key(&self, key: &StoreKey) -> String {
-        format!("{}:s:{{{}}}", self.prefix, key.to_hex())
+        let mut digits = [0u8; 64];
+        // 32 bytes fill the 64 digits exactly, so this cannot fail; the digits are ASCII, so
+        // the lossy conversion borrows them unchanged.
+        let _ = hex::encode_to_slice(key.as_bytes(), &mut digits);
+        self.tagged_key("s", &String::from_utf8_lossy(&digits))
     }
 
     fn user_key(&self, user: &str) -> String {
-        format!("{}:u:{{{}}}", self.prefix, hex::encode(user))
+        self.tagged_key("u", &hex::encode(user))
+    }
+
+    /// `PREFIX:KIND:{HEX}`, the braces a cluster's hash tag, in one allocation of the right
+    /// size: every load and save names its key.
+    fn tagged_key(&self, kind: &str, hex: &str) -> String {
+        let mut name = String::with_capacity(self.prefix.len() + kind.len() + hex.len() + 4);
+        for part in [&self.prefix, ":", kind, ":{", hex, "}"] {
+            name.push_str(part);
+        }
+        name
     }
 
     /// A record's retention, as the Unix milliseconds `PXAT` takes.
-    fn retention(record: &Record) -> Vec<u8> {
-        record
-            .expires_at
-            .as_millisecond()
-            .max(1)
-            .to_string()
-            .into_bytes()
+    fn retention(record: &Record) -> i64 {
+        record.expires_at.as_millisecond().max(1)
     }
 
     /// The record of a session an earlier version saved as a hash.
@@ -253,10 +262,11 @@ impl RedisStore {
         &self,
         lua: &Lua,
         key: &str,
-        args: &[Vec<u8>],
+        args_len: usize,
+        args: impl FnOnce(&mut redis::Cmd),
     ) -> Result<T, StoreError> {
         self.connection
-            .write(self.replica_acks, lua, key, args)
+            .write(self.replica_acks, lua, key, args_len, args)
             .await
     }
 
@@ -265,16 +275,11 @@ impl RedisStore {
         let Some(user) = record.user.as_deref().filter(|_| record.is_live()) else {
             return Ok(());
         };
-        let at = record.expires_at.as_millisecond().max(1);
+        let member = record.key.to_hex();
         let _: i64 = self
-            .write(
-                &self.scripts.index,
-                &self.user_key(user),
-                &[
-                    record.key.to_hex().into_bytes(),
-                    at.to_string().into_bytes(),
-                ],
-            )
+            .write(&self.scripts.index, &self.user_key(user), 96, |cmd| {
+                cmd.arg(&member).arg(Self::retention(record));
+            })
             .await?;
         Ok(())
     }
@@ -289,7 +294,9 @@ impl SessionStore for RedisStore {
             .run(|mut con| {
                 let name = &name;
                 async move {
-                    match redis::cmd("GET")
+                    let mut get = redis::Cmd::with_capacity(2, name.len() + 3);
+                    match get
+                        .arg("GET")
                         .arg(name)
                         .query_async::<Option<Vec<u8>>>(&mut con)
                         .await
@@ -316,11 +323,15 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
+        let value = layout::compose(record)?;
         let created: i64 = self
             .write(
                 &self.scripts.create,
                 &self.record_key(&record.key),
-                &[layout::compose(record)?, Self::retention(record)],
+                value.len() + 20,
+                |cmd| {
+                    cmd.arg(&value).arg(Self::retention(record));
+                },
             )
             .await?;
         if created == 1 {
@@ -330,13 +341,18 @@ impl SessionStore for RedisStore {
     }
 
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
-        let args = [
-            layout::compose(record)?,
-            expected_version.to_string().into_bytes(),
-            Self::retention(record),
-        ];
+        let value = layout::compose(record)?;
         let previous_user: Option<String> = self
-            .write(&self.scripts.save_if, &self.record_key(&record.key), &args)
+            .write(
+                &self.scripts.save_if,
+                &self.record_key(&record.key),
+                value.len() + 40,
+                |cmd| {
+                    cmd.arg(&value)
+                        .arg(expected_version)
+                        .arg(Self::retention(record));
+                },
+            )
             .await?;
         let Some(previous_user) = previous_user else {
             return Ok(false);
@@ -354,15 +370,11 @@ impl SessionStore for RedisStore {
         idle_deadline: Timestamp,
     ) -> Result<bool, StoreError> {
         let touched: i64 = self
-            .write(
-                &self.scripts.touch,
-                &self.record_key(key),
-                &[
-                    layout::touch(last_seen, idle_deadline),
-                    last_seen.to_string().into_bytes(),
-                    idle_deadline.to_string().into_bytes(),
-                ],
-            )
+            .write(&self.scripts.touch, &self.record_key(key), 160, |cmd| {
+                cmd.arg(layout::touch(last_seen, idle_deadline))
+                    .arg(last_seen.to_string())
+                    .arg(idle_deadline.to_string());
+            })
             .await?;
         Ok(touched == 1)
     }

@@ -271,6 +271,47 @@ async fn a_session_in_the_earlier_json_hash_is_read_touched_and_saved_on() {
 /// fingerprint check) stays one compact string: a hash holding a record this long would be a
 /// hash table, about 600 bytes.
 #[tokio::test]
+async fn every_write_loads_its_script_again_after_the_server_forgot_it() {
+    if sessionvault_testkit::skip_requested("redis") {
+        return;
+    }
+    let (store, _prefix, mut con) = single_and_raw().await;
+    // What a restart of the server, or a failover to a replica that never ran the scripts,
+    // leaves: `EVALSHA` answers NOSCRIPT until the script is loaded again.
+    let mut forget = async || {
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut con)
+            .await
+            .expect("script flush");
+    };
+    let r = sessionvault_testkit::conformance::record(Some("frank"));
+    forget().await;
+    assert!(store.create(&r).await.expect("create, then index"));
+    forget().await;
+    let mut next = r.clone();
+    next.version += 1;
+    next.data.insert("n".into(), serde_json::json!(1));
+    assert!(store.save_if(&next, r.version).await.expect("save"));
+    forget().await;
+    let seen = next.last_seen + jiff::SignedDuration::from_secs(60);
+    let idle = next.idle_deadline + jiff::SignedDuration::from_secs(60);
+    assert!(
+        store
+            .touch_if_live(&r.key, seen, idle)
+            .await
+            .expect("touch")
+    );
+    let mut expected = next;
+    expected.last_seen = seen;
+    expected.idle_deadline = idle;
+    let loaded = store.load(&r.key).await.expect("load").expect("found");
+    assert_eq!(loaded, expected);
+    let listed = store.sessions_for_user("frank").await.expect("listed");
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
 async fn a_small_browser_session_takes_under_450_bytes_of_redis_memory() {
     if sessionvault_testkit::skip_requested("redis") {
         return;

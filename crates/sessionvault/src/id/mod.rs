@@ -116,11 +116,12 @@ impl StoreKey {
 
     /// 64 hex digits.
     pub fn to_hex(&self) -> String {
-        // Into a buffer of the exact size, which cannot fail, rather than `hex::encode`'s
-        // digit-by-digit iterator: a store names its record with this on every load and save.
+        // Into a buffer of the exact size, which cannot fail, then one allocation, rather than
+        // a string grown digit by digit: a store names its record with this on every load and
+        // save. The digits are ASCII, so the lossy conversion borrows them unchanged.
         let mut digits = [0u8; 64];
         let _ = hex::encode_to_slice(self.0, &mut digits);
-        digits.iter().map(|&digit| char::from(digit)).collect()
+        String::from_utf8_lossy(&digits).into_owned()
     }
 
     /// A short prefix for logs and events: enough to correlate, useless as a credential.

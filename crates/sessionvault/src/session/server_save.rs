@@ -175,8 +175,13 @@ fn changed(
     }
     let saved = match update {
         Some((key, f)) => {
-            let value = f(next.data.remove(key))?;
-            next.data.insert(key.to_owned(), value.clone());
+            // The stored key's string goes back in with the new value.
+            let (name, current) = match next.data.remove_entry(key) {
+                Some((name, value)) => (name, Some(value)),
+                None => (key.to_owned(), None),
+            };
+            let value = f(current)?;
+            next.data.insert(name, value.clone());
             Some(value)
         }
         None => None,

@@ -73,7 +73,7 @@ struct Ended {
 }
 
 /// `record` in the compact encoding.
-pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode(record: &Record, out: &mut Vec<u8>) -> Result<(), StoreError> {
     let created = record.created.as_nanosecond();
     let offset = |t: Timestamp| Nanos(t.as_nanosecond() - created);
     let e = match &record.state {
@@ -105,7 +105,17 @@ pub(crate) fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
         g: record.user_agent.as_deref().map(Cow::Borrowed),
         p: record.ip.as_deref().map(Cow::Borrowed),
     };
-    serde_json::to_vec(&compact).map_err(StoreError::new)
+    out.reserve(size_hint(record));
+    serde_json::to_writer(out, &compact).map_err(StoreError::new)
+}
+
+/// About what `record`'s encoding takes: its strings, eight times of up to 20 digits and the
+/// names around them, and 32 bytes per value of data (most hold a number or a short string).
+/// A guess too small costs one growth of the buffer, as serde_json's own start would.
+fn size_hint(record: &Record) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + 8);
+    let data: usize = record.data.keys().map(|k| k.len() + 32).sum();
+    192 + data + text(&record.user) + text(&record.user_agent) + text(&record.ip)
 }
 
 /// The record under `key` from its compact encoding.
@@ -174,7 +184,7 @@ mod tests {
     #[test]
     fn a_live_record_and_a_tombstone_come_back_as_they_were() {
         let live = record();
-        let bytes = encode(&live).expect("encode");
+        let bytes = live.to_compact().expect("encode");
         assert_eq!(decode(live.key, &bytes).expect("decode"), live);
         let at = live.last_seen;
         let mut ended = live.into_tombstone(EndReason::Renewed, at);
@@ -191,14 +201,14 @@ mod tests {
             );
         }
         ended.expires_at = Timestamp::new(1_800_000_000, 0).expect("in range");
-        let bytes = encode(&ended).expect("encode");
+        let bytes = ended.to_compact().expect("encode");
         assert_eq!(decode(ended.key, &bytes).expect("decode"), ended);
     }
 
     #[test]
     fn times_that_overflow_are_an_error_not_a_panic() {
         let mut value: serde_json::Value =
-            serde_json::from_slice(&encode(&record()).expect("encode")).expect("json");
+            serde_json::from_slice(&record().to_compact().expect("encode")).expect("json");
         // serde_json's Value holds no i128: write the two numbers into the text.
         value["c"] = serde_json::json!("C");
         value["i"] = serde_json::json!("I");
@@ -211,8 +221,29 @@ mod tests {
     #[test]
     fn the_compact_encoding_is_much_smaller_than_the_record_json() {
         let r = record();
-        let compact = encode(&r).expect("encode").len();
+        let compact = r.to_compact().expect("encode").len();
         let full = serde_json::to_vec(&r).expect("json").len();
         assert!(compact * 2 < full, "{compact} bytes against {full}");
+    }
+
+    #[test]
+    fn written_after_a_prefix_it_is_the_same_encoding_in_a_buffer_reserved_once() {
+        let mut r = record();
+        r.user_agent = Some(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+             Chrome/131.0.0.0 Safari/537.36"
+                .into(),
+        );
+        let alone = r.to_compact().expect("encode");
+        let mut out = b"HEADER|".to_vec();
+        r.write_compact(&mut out).expect("encode");
+        assert_eq!(out.strip_prefix(b"HEADER|"), Some(&alone[..]));
+        // The reservation covers a browser's session, so writing it never grows the buffer.
+        assert!(
+            alone.len() <= size_hint(&r),
+            "{} > {}",
+            alone.len(),
+            size_hint(&r)
+        );
     }
 }

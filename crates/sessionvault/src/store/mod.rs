@@ -160,7 +160,20 @@ impl Record {
     ///
     /// Never for a record the engine made; the `Result` is for JSON's own failure modes.
     pub fn to_compact(&self) -> Result<Vec<u8>, StoreError> {
-        compact::encode(self)
+        let mut bytes = Vec::new();
+        self.write_compact(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Appends this record's [compact encoding](Record::to_compact) to `out`, for a store that
+    /// puts something of its own before it. `out` is reserved what a record of this size takes
+    /// first, so that the encoding is written without growing it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Record::to_compact`]; `out` then holds a part of the encoding.
+    pub fn write_compact(&self, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        compact::encode(self, out)
     }
 
     /// The record under `key` from its [compact encoding](Record::to_compact).
