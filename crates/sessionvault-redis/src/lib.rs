@@ -9,13 +9,13 @@
 //! unchanged on all three. [`RedisStore::connect`] takes one URL for any of them (see its
 //! docs).
 //!
-//! # The I/O thread
+//! # Where the I/O runs
 //!
-//! Called from a multi-thread Tokio runtime, the store runs its connections' I/O tasks on one
-//! thread of its own per process, so that commands that concurrent requests send at once
-//! reach Redis together: on `/read`, half of Redis's CPU per request, against a writer that
-//! sends each command on its own as the application's runtime schedules it. On a
-//! current-thread runtime they run on it. See `io_thread.rs` for the measurements.
+//! A connection's I/O tasks run on the runtime that made it, the application's own. A thread
+//! of the store's own for them was measured and dropped: it batched concurrent requests'
+//! commands (half of Redis's CPU per `/read` on one machine), but every command and every
+//! reply then crossed between threads, and on another machine that cost the application more
+//! CPU than it saved Redis (BENCHMARKS.md, "Peers").
 //!
 //! # Replicas and failover
 //!
@@ -48,7 +48,6 @@
 //! and sets the new value); signing a user in adds one for the index.
 
 mod connection;
-mod io_thread;
 mod layout;
 mod reconnect;
 mod scripts;

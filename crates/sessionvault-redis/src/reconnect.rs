@@ -6,7 +6,6 @@
 //! connection is forgotten and the next command makes a new one, asking the Sentinels again
 //! first where there are any. Until the server is back, or the Sentinels have promoted a
 //! replica, each command fails fast (connection refused) and the request gets a 503.
-//! Connections are made through [`crate::io_thread`].
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +14,6 @@ use redis::aio::MultiplexedConnection;
 use redis::sentinel::SentinelClient;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisResult};
 
-use crate::io_thread;
 use crate::sentinel::is_read_only;
 use crate::store::TIMEOUT;
 
@@ -90,13 +88,9 @@ impl Reconnecting {
             Source::Server(client) => client.clone(),
             Source::Sentinel(sentinels) => sentinels.async_get_client().await?,
         };
-        let config = self.config.clone();
-        let connection = io_thread::connect(async move {
-            client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-        })
-        .await?;
+        let connection = client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         *self
             .current

@@ -13,7 +13,7 @@ use crate::connection::Connection;
 use crate::reconnect::{Reconnecting, Source};
 use crate::scripts::{Lua, Scripts};
 use crate::url::{MAX_REPLICA_ACK_TIMEOUT, ReplicaAcks, StoreUrl, Target, UrlError};
-use crate::{io_thread, layout, sentinel};
+use crate::{layout, sentinel};
 
 /// The fields a load reads of a session an earlier version saved as a hash: the compact
 /// record, the earlier JSON one, and a touch's times.
@@ -145,15 +145,12 @@ impl RedisStore {
         Self::reconnecting(server).await
     }
 
-    /// The cluster client's tasks, which also make its connections to the nodes, run where
-    /// [`io_thread`] says.
     async fn cluster(nodes: Vec<redis::ConnectionInfo>) -> redis::RedisResult<Connection> {
         let client = redis::cluster::ClusterClient::builder(nodes)
             .connection_timeout(TIMEOUT)
             .response_timeout(TIMEOUT)
             .build()?;
-        let connection = io_thread::connect(async move { client.get_async_connection().await });
-        Ok(Connection::Cluster(connection.await?))
+        Ok(Connection::Cluster(client.get_async_connection().await?))
     }
 
     async fn sentinel(
