@@ -98,8 +98,11 @@ impl Place {
         let place = self.place;
         self.jobs
             .send(Box::new(move |memory: &mut Memory| {
-                let _place = place;
-                let _ = answer.send(work(memory));
+                let result = work(memory);
+                // Freed before the answer, so that a request that has its answer never finds
+                // its own place still taken.
+                drop(place);
+                let _ = answer.send(result);
             }))
             .ok()?;
         answered.await.ok()
