@@ -76,7 +76,7 @@ impl Lua {
     /// `EVALSHA` of this script on one key, with the arguments `args` adds (`args_len` bytes
     /// of them, near enough). Built here rather than through redis-rs's `ScriptInvocation`,
     /// which copies every argument into a vector of its own before copying it again into the
-    /// command: a save's record would be copied three times.
+    /// command.
     pub(crate) fn evalsha(&self, key: &str, args_len: usize, args: impl FnOnce(&mut Cmd)) -> Cmd {
         self.command("EVALSHA", self.script.get_hash(), key, args_len, args)
     }

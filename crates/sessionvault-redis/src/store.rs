@@ -212,11 +212,7 @@ impl RedisStore {
     }
 
     fn record_key(&self, key: &StoreKey) -> String {
-        let mut digits = [0u8; 64];
-        // 32 bytes fill the 64 digits exactly, so this cannot fail; the digits are ASCII, so
-        // the lossy conversion borrows them unchanged.
-        let _ = hex::encode_to_slice(key.as_bytes(), &mut digits);
-        self.tagged_key("s", &String::from_utf8_lossy(&digits))
+        self.tagged_key("s", &key.to_hex())
     }
 
     fn user_key(&self, user: &str) -> String {

@@ -185,6 +185,26 @@ fn record_in(value: &[u8]) -> Vec<u8> {
     value[bars[3] + 1 + user_len..].to_vec()
 }
 
+/// Touches `r` as a request a minute after its last one would, and returns the record that
+/// should then be stored.
+async fn touch_a_minute_later(
+    store: &RedisStore,
+    r: &sessionvault::store::Record,
+) -> sessionvault::store::Record {
+    let seen = r.last_seen + jiff::SignedDuration::from_secs(60);
+    let idle = r.idle_deadline + jiff::SignedDuration::from_secs(60);
+    assert!(
+        store
+            .touch_if_live(&r.key, seen, idle)
+            .await
+            .expect("touch")
+    );
+    let mut expected = r.clone();
+    expected.last_seen = seen;
+    expected.idle_deadline = idle;
+    expected
+}
+
 /// A session an earlier version saved is read as it was, touched in place, and rewritten in
 /// this version's layout (one string) by its next save, which still compares versions.
 async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: EarlierHash) {
@@ -221,17 +241,7 @@ async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: Earli
         .expect("write the earlier layout");
     assert_eq!(store.load(&r.key).await.expect("load"), Some(r.clone()));
 
-    let seen = r.last_seen + jiff::SignedDuration::from_secs(60);
-    let idle = r.idle_deadline + jiff::SignedDuration::from_secs(60);
-    assert!(
-        store
-            .touch_if_live(&r.key, seen, idle)
-            .await
-            .expect("touch")
-    );
-    let mut expected = r.clone();
-    expected.last_seen = seen;
-    expected.idle_deadline = idle;
+    let expected = touch_a_minute_later(&store, &r).await;
     assert_eq!(
         store.load(&r.key).await.expect("load"),
         Some(expected.clone())
@@ -294,17 +304,7 @@ async fn every_write_loads_its_script_again_after_the_server_forgot_it() {
     next.data.insert("n".into(), serde_json::json!(1));
     assert!(store.save_if(&next, r.version).await.expect("save"));
     forget().await;
-    let seen = next.last_seen + jiff::SignedDuration::from_secs(60);
-    let idle = next.idle_deadline + jiff::SignedDuration::from_secs(60);
-    assert!(
-        store
-            .touch_if_live(&r.key, seen, idle)
-            .await
-            .expect("touch")
-    );
-    let mut expected = next;
-    expected.last_seen = seen;
-    expected.idle_deadline = idle;
+    let expected = touch_a_minute_later(&store, &next).await;
     let loaded = store.load(&r.key).await.expect("load").expect("found");
     assert_eq!(loaded, expected);
     let listed = store.sessions_for_user("frank").await.expect("listed");
