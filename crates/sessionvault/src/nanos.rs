@@ -4,6 +4,10 @@
 //! serde_json reads an `i128` a digit at a time through a buffer of its own, and a record or a
 //! sealed cookie carries up to eight of them on every load. [`Nanos`] borrows the number's
 //! text instead and parses it at once: the same values, exactly, at the cost of an `i64`.
+//!
+//! A number may also carry an exponent (`18e11`), as the compact encoding writes whole timeouts;
+//! it is read back exactly, in integers: the mantissa and exponent are JSON's, but no float is
+//! involved.
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -22,23 +26,51 @@ impl Nanos {
     }
 }
 
+/// The largest exponent read: `10^38` is the largest power of ten an `i128` holds.
+const MAX_EXPONENT: u32 = 38;
+
 impl Serialize for Nanos {
+    /// Always as an `i128`, which nothing else in the records serializes as: the compact
+    /// encoding's formatter tells the times by it (see `store::compact`).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_i128(self.0)
     }
 }
 
+/// `text`, a valid JSON number, as a whole number: an integer, or an integer mantissa with a
+/// non-negative exponent whose value is whole and fits an `i128`.
+fn parse_whole(text: &str) -> Option<i128> {
+    let parse = |digits: &str| {
+        digits
+            .parse::<i64>()
+            .map(i128::from)
+            .or_else(|_| digits.parse::<i128>())
+            .ok()
+    };
+    let Some(at) = memchr::memchr2(b'e', b'E', text.as_bytes()) else {
+        return parse(text);
+    };
+    let (mantissa, exponent) = (&text[..at], &text[at + 1..]);
+    let exponent: u32 = exponent
+        .strip_prefix('+')
+        .unwrap_or(exponent)
+        .parse()
+        .ok()?;
+    if exponent > MAX_EXPONENT {
+        return None;
+    }
+    parse(mantissa)?.checked_mul(10i128.pow(exponent))
+}
+
 impl<'de> Deserialize<'de> for Nanos {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = <&'de RawValue>::deserialize(deserializer)?;
-        // The text is a valid JSON value by now, so neither parser sees a leading `+`. Times
-        // within some 290 years of 1970 fit an `i64`, whose parser costs less than `i128`'s.
-        let text = raw.get();
-        text.parse::<i64>()
-            .map(i128::from)
-            .or_else(|_| text.parse::<i128>())
+        // The text is a valid JSON value by now, so neither parser sees a leading `+` on the
+        // mantissa. Times within some 290 years of 1970 fit an `i64`, whose parser costs less
+        // than `i128`'s.
+        parse_whole(raw.get())
             .map(Self)
-            .map_err(|_| D::Error::custom("not an integer number of nanoseconds"))
+            .ok_or_else(|| D::Error::custom("not a whole number of nanoseconds"))
     }
 }
 
@@ -74,10 +106,34 @@ mod tests {
     }
 
     #[test]
-    fn anything_but_an_integer_in_range_is_refused() {
+    fn whole_numbers_with_an_exponent_are_read_exactly() {
+        for (text, n) in [
+            ("18e11", 1_800_000_000_000),
+            ("432E+11", 43_200_000_000_000),
+            ("-5e3", -5_000),
+            ("1000e0", 1_000),
+            ("1e03", 1_000),
+            ("0e7", 0),
+            ("1e38", 10i128.pow(38)),
+            (
+                "170141183460469231731687303715884105e3",
+                i128::MAX / 1000 * 1000,
+            ),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<Nanos>(text).expect("reads"),
+                Nanos(n),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn anything_but_a_whole_number_in_range_is_refused() {
         let too_big = format!("{}0", i128::MAX);
         let refused = [
-            "1.5", "1e3", "-0.0", "\"5\"", "true", "[]", "{}", "-", "+5", &too_big,
+            "1.5", "1.5e3", "1e-3", "1e39", "2e38", "-2e38", "-0.0", "\"5\"", "true", "[]", "{}",
+            "-", "+5", "1e", &too_big,
         ];
         for text in refused {
             assert!(serde_json::from_str::<Nanos>(text).is_err(), "{text}");

@@ -1,7 +1,8 @@
 //! A record's compact encoding, for stores that keep it as bytes: JSON with one-letter names, no
 //! store key (the store's own key names it), timestamps as nanoseconds (the creation time whole,
-//! the others as offsets from it) and empty fields left out. About a third of the record's
-//! serde JSON, and cheaper to read: no RFC 3339 date to parse.
+//! the others as offsets from it, whole timeouts with an exponent), the User-Agent packed
+//! ([`packed_agent`](super::packed_agent)) and empty fields left out. About a quarter of the
+//! record's serde JSON, and cheaper to read: no RFC 3339 date to parse.
 //!
 //! Stores persist it, so it only ever grows: a field added later must be optional, so that
 //! what earlier versions wrote still decodes.
@@ -9,7 +10,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::{Record, RecordState, StoreError};
+use super::{Record, RecordState, StoreError, packed_agent};
 use crate::events::EndReason;
 use crate::id::StoreKey;
 use crate::nanos::Nanos;
@@ -49,9 +50,12 @@ struct Compact<'a> {
     /// Retention, when not the absolute deadline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     r: Option<Nanos>,
-    /// User-Agent.
+    /// User-Agent, as it was written before it was packed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     g: Option<Cow<'a, str>>,
+    /// User-Agent, packed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    w: Option<Cow<'a, str>>,
     /// Address prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     p: Option<Cow<'a, str>>,
@@ -102,11 +106,50 @@ pub(crate) fn encode(record: &Record, out: &mut Vec<u8>) -> Result<(), StoreErro
         l: offset(record.idle_deadline),
         x: offset(record.absolute_deadline),
         r: (record.expires_at != record.absolute_deadline).then(|| offset(record.expires_at)),
-        g: record.user_agent.as_deref().map(Cow::Borrowed),
+        g: None,
+        w: record
+            .user_agent
+            .as_deref()
+            .map(|agent| Cow::Owned(packed_agent::pack(agent))),
         p: record.ip.as_deref().map(Cow::Borrowed),
     };
     out.reserve(size_hint(record));
-    serde_json::to_writer(out, &compact).map_err(StoreError::new)
+    let mut serializer = serde_json::Serializer::with_formatter(out, TimesWithExponents);
+    compact.serialize(&mut serializer).map_err(StoreError::new)
+}
+
+/// serde_json's compact output, but for a time ending in three or more zeros, which it writes
+/// with an exponent (`18e11`): the deadlines of a session not touched since it began are whole
+/// timeouts, and stores keep millions of such sessions. [`Nanos`] reads them back exactly.
+///
+/// The times are the record's only `i128`s ([`Nanos`] always serializes as one; the data's
+/// numbers are `i64`, `u64` or `f64`), so the formatter tells them by their type.
+struct TimesWithExponents;
+
+impl serde_json::ser::Formatter for TimesWithExponents {
+    fn write_i128<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: i128,
+    ) -> std::io::Result<()> {
+        // Every time within some 290 years of 1970 fits an `i64`, where dividing by ten is a
+        // multiplication, not a call.
+        let Ok(mut mantissa) = i64::try_from(value) else {
+            return writer.write_all(itoa::Buffer::new().format(value).as_bytes());
+        };
+        // `1000` and `1e3` are as long; below that the exponent costs more than it saves.
+        if mantissa == 0 || mantissa % 1000 != 0 {
+            return writer.write_all(itoa::Buffer::new().format(mantissa).as_bytes());
+        }
+        let mut exponent = 0u8;
+        while mantissa % 10 == 0 {
+            mantissa /= 10;
+            exponent += 1;
+        }
+        writer.write_all(itoa::Buffer::new().format(mantissa).as_bytes())?;
+        writer.write_all(b"e")?;
+        writer.write_all(itoa::Buffer::new().format(exponent).as_bytes())
+    }
 }
 
 /// About what `record`'s encoding takes: its strings, eight times of up to 20 digits and the
@@ -139,6 +182,15 @@ pub(crate) fn decode(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> 
         },
     };
     let absolute_deadline = at(c.x)?;
+    let user_agent = match (c.g, c.w) {
+        (None, None) => None,
+        (Some(agent), None) => Some(agent.into_owned()),
+        (None, Some(packed)) => Some(
+            packed_agent::unpack(&packed)
+                .ok_or_else(|| StoreError::new("malformed packed User-Agent"))?,
+        ),
+        (Some(_), Some(_)) => return Err(StoreError::new("two User-Agents in one record")),
+    };
     Ok(Record {
         key,
         version: c.v,
@@ -150,7 +202,7 @@ pub(crate) fn decode(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> 
         last_seen: at(c.s)?,
         idle_deadline: at(c.l)?,
         absolute_deadline,
-        user_agent: c.g.map(Cow::into_owned),
+        user_agent,
         ip: c.p.map(Cow::into_owned),
         expires_at: c.r.map(at).transpose()?.unwrap_or(absolute_deadline),
         data: c.d.into_owned(),
@@ -160,6 +212,9 @@ pub(crate) fn decode(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like \
+                          Gecko) Chrome/131.0.0.0 Safari/537.36";
 
     fn record() -> Record {
         let t = |s: i64, ns: i32| Timestamp::new(s, ns).expect("in range");
@@ -216,6 +271,45 @@ mod tests {
         let max = i128::MAX.to_string();
         let text = text.replace("\"C\"", &max).replace("\"I\"", &max);
         assert!(decode(record().key, text.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_browser_session_is_written_packed_and_whole_timeouts_with_exponents() {
+        let mut r = record();
+        r.user_agent = Some(CHROME.into());
+        r.last_seen = r.created;
+        r.idle_deadline = r
+            .created
+            .checked_add(jiff::SignedDuration::from_mins(30))
+            .expect("t");
+        // The data's whole numbers keep their form; only times take an exponent.
+        r.data.insert("big".into(), serde_json::json!(5_000_000));
+        r.data.insert("neg".into(), serde_json::json!(-7_000));
+        let text = String::from_utf8(r.to_compact().expect("encode")).expect("UTF-8");
+        assert!(text.contains(r#""w":"~A~H~B~C131~D~E""#), "{text}");
+        assert!(text.contains(r#""l":18e11,"x":432e11"#), "{text}");
+        assert!(text.contains(r#""big":5000000,"#), "{text}");
+        assert!(text.contains(r#""neg":-7000}"#), "{text}");
+        assert!(!text.contains(r#""g""#), "{text}");
+        assert_eq!(decode(r.key, text.as_bytes()).expect("decode"), r);
+        // A time beyond what an `i64` of nanoseconds holds is written whole.
+        r.absolute_deadline = Timestamp::MAX;
+        r.expires_at = Timestamp::MAX;
+        let bytes = r.to_compact().expect("encode");
+        assert_eq!(decode(r.key, &bytes).expect("decode"), r);
+    }
+
+    #[test]
+    fn a_user_agent_written_before_packing_still_reads_and_two_are_refused() {
+        let mut r = record();
+        r.user_agent = Some(CHROME.into());
+        let packed = String::from_utf8(r.to_compact().expect("encode")).expect("UTF-8");
+        let plain = packed.replace(r#""w":"~A~H~B~C131~D~E""#, &format!(r#""g":"{CHROME}""#));
+        assert_eq!(decode(r.key, plain.as_bytes()).expect("decode"), r);
+        let both = packed.replace(r#""w":"#, &format!(r#""g":"{CHROME}","w":"#));
+        assert!(decode(r.key, both.as_bytes()).is_err());
+        let malformed = packed.replace("~A~H", "~a~H");
+        assert!(decode(r.key, malformed.as_bytes()).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod compact;
 mod memory;
+mod packed_agent;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
