@@ -9,6 +9,8 @@
 //! it is read back exactly, in integers: the mantissa and exponent are JSON's, but no float is
 //! involved.
 
+use std::num::IntErrorKind;
+
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -40,16 +42,13 @@ impl Serialize for Nanos {
 /// `text`, a valid JSON number, as a whole number: an integer, or an integer mantissa with a
 /// non-negative exponent whose value is whole and fits an `i128`.
 fn parse_whole(text: &str) -> Option<i128> {
-    let parse = |digits: &str| {
-        digits
-            .parse::<i64>()
-            .map(i128::from)
-            .or_else(|_| digits.parse::<i128>())
-            .ok()
-    };
-    let Some(at) = memchr::memchr2(b'e', b'E', text.as_bytes()) else {
-        return parse(text);
-    };
+    // Most times are plain integers, parsed without looking for an exponent first.
+    match parse_integer(text) {
+        Ok(whole) => return Some(whole),
+        Err(IntErrorKind::InvalidDigit) => {}
+        Err(_) => return None,
+    }
+    let at = memchr::memchr2(b'e', b'E', text.as_bytes())?;
     let (mantissa, exponent) = (&text[..at], &text[at + 1..]);
     let exponent: u32 = exponent
         .strip_prefix('+')
@@ -59,15 +58,33 @@ fn parse_whole(text: &str) -> Option<i128> {
     if exponent > MAX_EXPONENT {
         return None;
     }
-    parse(mantissa)?.checked_mul(10i128.pow(exponent))
+    parse_integer(mantissa)
+        .ok()?
+        .checked_mul(10i128.pow(exponent))
+}
+
+/// `digits` as an integer. Times within some 290 years of 1970 fit an `i64`, whose parser
+/// costs less than `i128`'s, which is tried only for what overflows it.
+fn parse_integer(digits: &str) -> Result<i128, IntErrorKind> {
+    match digits.parse::<i64>() {
+        Ok(n) => Ok(i128::from(n)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                IntErrorKind::PosOverflow | IntErrorKind::NegOverflow
+            ) =>
+        {
+            digits.parse::<i128>().map_err(|e| *e.kind())
+        }
+        Err(e) => Err(*e.kind()),
+    }
 }
 
 impl<'de> Deserialize<'de> for Nanos {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = <&'de RawValue>::deserialize(deserializer)?;
-        // The text is a valid JSON value by now, so neither parser sees a leading `+` on the
-        // mantissa. Times within some 290 years of 1970 fit an `i64`, whose parser costs less
-        // than `i128`'s.
+        // The text is a valid JSON value by now, so no parser sees a leading `+` on the
+        // mantissa.
         parse_whole(raw.get())
             .map(Self)
             .ok_or_else(|| D::Error::custom("not a whole number of nanoseconds"))

@@ -113,20 +113,24 @@ pub(crate) fn pack(user_agent: &str) -> String {
 pub(crate) fn unpack(packed: &str) -> Option<String> {
     // Room for a browser's, which packs to about a sixth.
     let mut user_agent = String::with_capacity(packed.len() + 112);
-    let mut rest = packed;
-    while let Some(at) = memchr::memchr(ESCAPE, rest.as_bytes()) {
-        user_agent.push_str(&rest[..at]);
-        // The byte after a `~` is ASCII or the text is refused, so the cuts fall between
-        // characters.
-        let code = *rest.as_bytes().get(at + 1)?;
-        if code == ESCAPE {
-            user_agent.push(char::from(ESCAPE));
-        } else {
-            user_agent.push_str(fragment(code)?);
+    let bytes = packed.as_bytes();
+    // Where the text not yet copied starts, and the place looked at. The byte after a `~` is
+    // ASCII or the text is refused, so both fall between characters.
+    let (mut copied, mut at) = (0, 0);
+    while let Some(&byte) = bytes.get(at) {
+        if byte != ESCAPE {
+            at += 1;
+            continue;
         }
-        rest = &rest[at + 2..];
+        user_agent.push_str(&packed[copied..at]);
+        match *bytes.get(at + 1)? {
+            ESCAPE => user_agent.push(char::from(ESCAPE)),
+            letter => user_agent.push_str(fragment(letter)?),
+        }
+        at += 2;
+        copied = at;
     }
-    user_agent.push_str(rest);
+    user_agent.push_str(&packed[copied..]);
     Some(user_agent)
 }
 
