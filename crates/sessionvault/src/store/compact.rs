@@ -1,7 +1,7 @@
 //! A record's compact encoding, for stores that keep it as bytes: JSON with one-letter names, no
 //! store key (the store's own key names it), timestamps as nanoseconds (the creation time whole,
 //! the others as offsets from it, whole timeouts with an exponent), the User-Agent packed
-//! ([`packed_agent`](super::packed_agent)) and empty fields left out. About a quarter of the
+//! ([`packed_agent`](super::packed_agent)) and empty fields left out. Less than half of the
 //! record's serde JSON, and cheaper to read: no RFC 3339 date to parse.
 //!
 //! Stores persist it, so it only ever grows: a field added later must be optional, so that

@@ -1,7 +1,8 @@
 //! A browser's User-Agent as the compact encoding keeps it: the fragments every browser repeats
 //! (`Mozilla/5.0 (`, `AppleWebKit/537.36 (KHTML, like Gecko)`, ...) each written as `~` and one
-//! letter, a `~` of the text itself as `~~`. A desktop Chrome's 101 bytes take 15, so a small
-//! session takes less than half the room in a store; the text comes back exactly as it was.
+//! letter, a `~` of the text itself as `~~`. A desktop Chrome's 101 bytes take 15, so the record
+//! of a small browser session takes half the room (98 bytes, not 207); the text comes back
+//! exactly as it was.
 //!
 //! Stores persist it: a letter, once given a fragment, keeps it. A fragment added later takes
 //! a letter not yet used, and only versions that know it may write it.
