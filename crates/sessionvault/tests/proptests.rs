@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use sessionvault::Keyring;
 use sessionvault::flask::{FlaskCodec, decode_unverified, tagged_json};
 use sessionvault::sealed::SealedCodec;
+use sessionvault::store::Record;
 
 use crate::support::arb;
 
@@ -72,6 +73,30 @@ proptest! {
 
     /// Stores keep session data as JSON text: a number must read back as exactly the value
     /// that was written, however many times the record goes through the store.
+    #[test]
+    fn compact_records_keep_any_user_agent_and_times(
+        agent in "(~|~~|~A|Mozilla/5.0 \\(|Chrome/|\\.0\\.0\\.0| Safari/537\\.36|X11; Linux x86_64|.){0,40}",
+        created in -1_000_000_000_000_000_000i128..9_000_000_000_000_000_000,
+        zeros in 0u32..13,
+        offsets in proptest::collection::vec(0i128..100_000, 4),
+    ) {
+        // Times in whole units of 10^zeros nanoseconds, so that some end in many zeros and
+        // some in none; the range stays inside jiff's.
+        let unit = 10i128.pow(zeros);
+        let created = created - created % unit;
+        let at = |offset: i128| jiff::Timestamp::from_nanosecond(created + offset * unit).unwrap();
+        let mut record = sessionvault_testkit::conformance::record(Some("alice"));
+        record.user_agent = Some(agent);
+        record.created = at(0);
+        record.id_issued = at(offsets[0]);
+        record.last_seen = at(offsets[1]);
+        record.idle_deadline = at(offsets[1] + offsets[2]);
+        record.absolute_deadline = at(offsets[3]);
+        record.expires_at = record.absolute_deadline;
+        let bytes = record.to_compact().unwrap();
+        prop_assert_eq!(Record::from_compact(record.key, &bytes).unwrap(), record);
+    }
+
     #[test]
     fn stored_numbers_read_back_exactly(x in any::<f64>().prop_filter("finite", |x| x.is_finite())) {
         let value = serde_json::json!({ "x": x });
