@@ -39,8 +39,9 @@ impl Serialize for Nanos {
     }
 }
 
-/// `text`, a valid JSON number, as a whole number: an integer, or an integer mantissa with a
-/// non-negative exponent whose value is whole and fits an `i128`.
+/// `text`, a valid JSON number, as a whole number: an integer, or an integer mantissa with an
+/// exponent of at most 38, unsigned or `+`, whose value fits an `i128`. Other whole values
+/// (`1.0e3`, `0e39`, `1e-0`) are refused: nothing here writes them.
 fn parse_whole(text: &str) -> Option<i128> {
     // Most times are plain integers, parsed without looking for an exponent first.
     match parse_integer(text) {

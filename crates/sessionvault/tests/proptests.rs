@@ -71,8 +71,8 @@ proptest! {
         prop_assert!(SealedCodec::new(&sealing_keys()).open("__Host-session", &value).is_err());
     }
 
-    /// Stores keep session data as JSON text: a number must read back as exactly the value
-    /// that was written, however many times the record goes through the store.
+    /// Stores keep records in the compact encoding, which packs the User-Agent and writes whole
+    /// times with an exponent: any User-Agent and any times come back exactly.
     #[test]
     fn compact_records_keep_any_user_agent_and_times(
         agent in "(~|~~|~A|Mozilla/5.0 \\(|Chrome/|\\.0\\.0\\.0| Safari/537\\.36|X11; Linux x86_64|.){0,40}",
@@ -97,6 +97,8 @@ proptest! {
         prop_assert_eq!(Record::from_compact(record.key, &bytes).unwrap(), record);
     }
 
+    /// Stores keep session data as JSON text: a number must read back as exactly the value
+    /// that was written, however many times the record goes through the store.
     #[test]
     fn stored_numbers_read_back_exactly(x in any::<f64>().prop_filter("finite", |x| x.is_finite())) {
         let value = serde_json::json!({ "x": x });

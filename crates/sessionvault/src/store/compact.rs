@@ -137,7 +137,7 @@ impl serde_json::ser::Formatter for TimesWithExponents {
         let Ok(mut mantissa) = i64::try_from(value) else {
             return writer.write_all(itoa::Buffer::new().format(value).as_bytes());
         };
-        // `1000` and `1e3` are as long; below that the exponent costs more than it saves.
+        // `100` and `1e2` are as long; from `1000` (`1e3`) the exponent saves a byte or more.
         if mantissa == 0 || mantissa % 1000 != 0 {
             return writer.write_all(itoa::Buffer::new().format(mantissa).as_bytes());
         }

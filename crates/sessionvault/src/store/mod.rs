@@ -154,8 +154,8 @@ impl Record {
 
     /// This record in the compact encoding that stores keep as bytes: JSON with one-letter
     /// names, times as nanoseconds, the User-Agent packed and no key, less than half of its
-    /// serde JSON and cheaper to read back. [`Record::from_compact`] reads it. Stores persist it, so later versions keep
-    /// reading what earlier ones wrote.
+    /// serde JSON and cheaper to read back. [`Record::from_compact`] reads it. Stores persist
+    /// it, so later versions keep reading what earlier ones wrote.
     ///
     /// # Errors
     ///

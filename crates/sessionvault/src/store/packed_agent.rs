@@ -4,11 +4,13 @@
 //! of a small browser session takes half the room (98 bytes, not 207); the text comes back
 //! exactly as it was.
 //!
-//! Stores persist it: a letter, once given a fragment, keeps it. A fragment added later takes
-//! a letter not yet used, and only versions that know it may write it.
+//! Stores persist it: a letter, once given a fragment, keeps it. The 26 letters are all taken;
+//! a fragment added later needs a code of its own after them (`fragment` counts from `A`, and
+//! [`STARTS`] has room for 31 fragments beside the escape), and only versions that know it may
+//! write it.
 
-/// The fragments, by letter: `~A` is the first. Where one is a prefix of another, the longer
-/// one is tried first (see [`pack`]).
+/// The fragments, by letter: `~A` is the first. Where several start at one place (one may be a
+/// prefix of another), the longest that matches is taken (see [`pack`]).
 const FRAGMENTS: [&str; 26] = [
     "Mozilla/5.0 (",
     ") AppleWebKit/537.36 (KHTML, like Gecko) ",
@@ -109,8 +111,9 @@ pub(crate) fn pack(user_agent: &str) -> String {
     }
 }
 
-/// The User-Agent that `packed` holds, or `None` when it is not one [`pack`] wrote: a `~` at
-/// the end, or before anything but `~` or a fragment's letter.
+/// The User-Agent that `packed` holds, or `None` when it is malformed: a `~` at the end, or
+/// before anything but `~` or a fragment's letter. (Text that [`pack`] would have written
+/// otherwise, such as a fragment left unpacked, still reads as what it says.)
 pub(crate) fn unpack(packed: &str) -> Option<String> {
     // Room for a browser's, which packs to about a sixth.
     let mut user_agent = String::with_capacity(packed.len() + 112);
@@ -169,6 +172,19 @@ mod tests {
             assert!(packed.len() * 2 < browser.len(), "{packed} for {browser}");
         }
         assert_eq!(pack(BROWSERS[0]), "~A~H~B~C131~D~E");
+        // Where fragments start alike, the longest that matches is taken.
+        for (text, packed) in [
+            ("Linux; Android 10; K)", "~I)"),
+            ("Linux; Android 14; K)", "~Y14; K)"),
+            ("Windows NT 10.0; Win64; x64)", "~F)"),
+            ("Windows NT 10.0; WOW64)", "~X; WOW64)"),
+            ("X11; Ubuntu; Linux x86_64)", "~W)"),
+            (" Mobile/15E148 Safari/604.1", "~P"),
+            (" Mobile Safari/537.36", "~J~E"),
+            ("Macintosh; Intel Mac OS X 10.15;", "~T;"),
+        ] {
+            assert_eq!(pack(text), packed, "{text}");
+        }
     }
 
     #[test]
