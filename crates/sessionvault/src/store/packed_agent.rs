@@ -40,9 +40,6 @@ const FRAGMENTS: [&str; 26] = [
     " OPR/",
 ];
 
-/// The letters, in the order of [`FRAGMENTS`].
-const LETTERS: &[u8; FRAGMENTS.len()] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
 const ESCAPE: u8 = b'~';
 
 /// For each byte, the fragments that start with it, one bit each (bit `i` for `FRAGMENTS[i]`);
@@ -59,6 +56,11 @@ const STARTS: [u32; 256] = {
     starts
 };
 
+/// The letter that names `FRAGMENTS[index]`; `index` is a bit of [`STARTS`], below 32.
+fn letter(index: usize) -> u8 {
+    b'A' + index as u8
+}
+
 /// The fragment that `letter` names.
 fn fragment(letter: u8) -> Option<&'static str> {
     FRAGMENTS
@@ -67,17 +69,17 @@ fn fragment(letter: u8) -> Option<&'static str> {
 }
 
 /// The longest of the fragments in `candidates` (bits of [`STARTS`]) that `text` starts with,
-/// and its letter.
-fn longest_at(text: &str, mut candidates: u32) -> Option<(&'static str, u8)> {
-    let mut longest: Option<(&'static str, u8)> = None;
+/// and its index.
+fn longest_at(text: &str, mut candidates: u32) -> Option<(&'static str, usize)> {
+    let mut longest: Option<(&'static str, usize)> = None;
     while candidates != 0 {
         let index = candidates.trailing_zeros() as usize;
         candidates &= candidates - 1;
-        if let (Some(fragment), Some(&letter)) = (FRAGMENTS.get(index), LETTERS.get(index))
+        if let Some(fragment) = FRAGMENTS.get(index)
             && text.starts_with(fragment)
             && longest.is_none_or(|(taken, _)| fragment.len() > taken.len())
         {
-            longest = Some((fragment, letter));
+            longest = Some((fragment, index));
         }
     }
     longest
@@ -97,9 +99,9 @@ pub(crate) fn pack(user_agent: &str) -> String {
         packed.push_str(&rest[..run]);
         rest = &rest[run..];
         let first = rest.as_bytes()[0];
-        if let Some((fragment, letter)) = longest_at(rest, STARTS[usize::from(first)]) {
+        if let Some((fragment, index)) = longest_at(rest, STARTS[usize::from(first)]) {
             packed.push(char::from(ESCAPE));
-            packed.push(char::from(letter));
+            packed.push(char::from(letter(index)));
             rest = &rest[fragment.len()..];
         } else {
             if first == ESCAPE {
@@ -214,11 +216,11 @@ mod tests {
 
     #[test]
     fn every_letter_names_its_fragment_and_none_is_empty() {
-        for (text, &letter) in FRAGMENTS.iter().zip(LETTERS) {
+        for (index, text) in FRAGMENTS.iter().enumerate() {
+            let letter = letter(index);
             assert!(!text.is_empty() && !text.contains(char::from(ESCAPE)));
             assert_eq!(fragment(letter), Some(*text));
         }
-        assert!(LETTERS.windows(2).all(|pair| pair[1] == pair[0] + 1));
         assert_eq!(fragment(b'A' + 26), None);
         assert_eq!(fragment(b'@'), None);
     }
