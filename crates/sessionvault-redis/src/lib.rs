@@ -29,14 +29,19 @@
 //!
 //! # Layout
 //!
-//! - A session is one string at `PREFIX:s:{KEYHEX}`: a header the scripts read without
+//! - A session is one string at `PREFIX:s:{NAME}`, `NAME` the first 24 bytes of its store key
+//!   (an HMAC output) in base64url, 32 characters: with the default prefix a 39-byte key,
+//!   which Redis keeps in 48 bytes. Earlier versions kept it at `PREFIX:s:{KEYHEX}`, all 64
+//!   hex digits (80 bytes); a load that finds nothing under the shorter name looks there, and
+//!   a session found there is saved, touched and ended in place until it expires, so an
+//!   upgrade signs nobody out. The value is a header the scripts read without
 //!   decoding the record (`VERSION|LIVE|TOUCH|USERLEN|USER`, where `TOUCH` holds the last-seen
 //!   time and idle deadline when a touch moved them since the last save), then the record in a
 //!   compact JSON (one-letter names, times as nanoseconds, no key; `Record::to_compact`). A
 //!   session saved by an earlier version is a hash (`v`, `l`, `u`, and the record in `d`, or
 //!   its full JSON in `r`); it is read and touched as it is and rewritten as a string at its
-//!   next save. The braces make the store key the cluster hash tag, so every script touches one
-//!   slot: no CROSSSLOT errors.
+//!   next save. The braces make `NAME` (or `KEYHEX`) the cluster hash tag, so every script
+//!   touches one slot: no CROSSSLOT errors.
 //! - Each user's sessions are a set at `PREFIX:u:{USERHEX}`, updated after the record when its
 //!   user changes. It may briefly list a dead session; listings check each record and drop the
 //!   stale entries.
@@ -45,7 +50,9 @@
 //!   nothing needs sweeping.
 //!
 //! A load is one round trip (`GET`), a save one (a script that compares the header's version
-//! and sets the new value); signing a user in adds one for the index.
+//! and sets the new value); signing a user in adds one for the index. Each takes one more
+//! only when the shorter name holds nothing: for a session kept under the longer one, or a
+//! cookie whose session is gone.
 
 mod connection;
 mod layout;

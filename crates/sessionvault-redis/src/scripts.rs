@@ -7,6 +7,7 @@
 //! the scripts then read the hash; a save replaces it with the string.
 
 use redis::{Cmd, Script};
+use sessionvault::store::StoreError;
 
 /// Creates the record unless the key exists, live or tombstone, in either layout.
 const CREATE: &str = r"
@@ -15,8 +16,8 @@ return 0
 ";
 
 /// Compare-and-set on the version of a live record: `ARGV[1]` the value, `ARGV[2]` the
-/// version expected, `ARGV[3]` the retention (Unix milliseconds). Returns nil on a conflict,
-/// else the previous user (for the index).
+/// version expected, `ARGV[3]` the retention (Unix milliseconds). Returns 0 when nothing is
+/// under the key, nil on a conflict, else the previous user (for the index).
 const SAVE_IF: &str = r"
 local cur = redis.pcall('GET', KEYS[1])
 local user
@@ -26,7 +27,7 @@ if type(cur) == 'table' then
   redis.call('DEL', KEYS[1])
   user = h[3] or ''
 else
-  if not cur then return false end
+  if not cur then return 0 end
   local v, l, n, at = string.match(cur, '^(%d+)|([01])|[^|]*|(%d+)|()')
   if v ~= ARGV[2] or l ~= '1' then return false end
   user = string.sub(cur, at, at + tonumber(n) - 1)
@@ -36,7 +37,8 @@ return user
 ";
 
 /// Moves a live record's last-seen time and idle deadline: `ARGV[1]` the header's touch field,
-/// `ARGV[2]` and `ARGV[3]` the two times as an earlier version's hash keeps them.
+/// `ARGV[2]` and `ARGV[3]` the two times as an earlier version's hash keeps them. Returns 1
+/// when moved, 0 when the record is ended, -1 when nothing is under the key.
 const TOUCH: &str = r"
 local cur = redis.pcall('GET', KEYS[1])
 if type(cur) == 'table' then
@@ -44,7 +46,7 @@ if type(cur) == 'table' then
   redis.call('HSET', KEYS[1], 'ls', ARGV[2], 'id', ARGV[3])
   return 1
 end
-if not cur then return 0 end
+if not cur then return -1 end
 local head, rest = string.match(cur, '^(%d+|1|)[^|]*(|.*)$')
 if not head then return 0 end
 redis.call('SET', KEYS[1], head .. ARGV[1] .. rest, 'KEEPTTL')
@@ -58,6 +60,33 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'NX')
 redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
 return 1
 ";
+
+/// What the compare-and-set script answers.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Saved {
+    /// Saved, over a record of `previous_user` (empty for none).
+    Over { previous_user: String },
+    /// Not saved: the record is of another version, or ended.
+    Conflict,
+    /// Not saved: nothing under the name.
+    Missing,
+}
+
+impl Saved {
+    pub(crate) fn from_answer(answer: redis::Value) -> Result<Self, StoreError> {
+        match answer {
+            redis::Value::BulkString(user) => String::from_utf8(user)
+                .map(|previous_user| Self::Over { previous_user })
+                .map_err(|_| StoreError::new("a stored session's user is not UTF-8")),
+            redis::Value::Nil => Ok(Self::Conflict),
+            redis::Value::Int(0) => Ok(Self::Missing),
+            _ => Err(StoreError::new("unexpected answer from the save script")),
+        }
+    }
+}
+
+/// What the touch script answers when nothing is under the name.
+pub(crate) const TOUCH_MISSING: i64 = -1;
 
 /// A script and its source, for `EVALSHA` or, in a pipeline with `WAIT`, `EVAL`.
 pub(crate) struct Lua {
@@ -118,6 +147,35 @@ impl Default for Scripts {
             save_if: Lua::new(SAVE_IF),
             touch: Lua::new(TOUCH),
             index: Lua::new(INDEX),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value;
+
+    #[test]
+    fn the_save_scripts_answers_are_told_apart_and_anything_else_is_an_error() {
+        let over = |user: &str| Saved::Over {
+            previous_user: user.to_owned(),
+        };
+        for (answer, expected) in [
+            (Value::BulkString(b"alice".to_vec()), over("alice")),
+            (Value::BulkString(Vec::new()), over("")),
+            (Value::Nil, Saved::Conflict),
+            (Value::Int(0), Saved::Missing),
+        ] {
+            assert_eq!(Saved::from_answer(answer).expect("an answer"), expected);
+        }
+        for answer in [
+            Value::BulkString(vec![0xff, 0xfe]),
+            Value::Int(1),
+            Value::Okay,
+            Value::Array(Vec::new()),
+        ] {
+            assert!(Saved::from_answer(answer.clone()).is_err(), "{answer:?}");
         }
     }
 }

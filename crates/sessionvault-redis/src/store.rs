@@ -4,14 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use redis::IntoConnectionInfo;
 use sessionvault::id::StoreKey;
 use sessionvault::store::{Record, SessionStore, StoreError};
 
-use crate::connection::Connection;
+use crate::connection::{Con, Connection};
 use crate::reconnect::{Reconnecting, Source};
-use crate::scripts::{Lua, Scripts};
+use crate::scripts::{Lua, Saved, Scripts, TOUCH_MISSING};
 use crate::url::{MAX_REPLICA_ACK_TIMEOUT, ReplicaAcks, StoreUrl, Target, UrlError};
 use crate::{layout, sentinel};
 
@@ -29,6 +31,13 @@ enum Stored {
     Value(Vec<u8>),
     Hash(Fields),
 }
+
+/// Bytes of the store key in a session's key name: 192 bits, so that even among 2^32 live
+/// sessions the chance that two share a name is about 2^-129.
+const RECORD_NAME_BYTES: usize = 24;
+
+/// Characters of base64url those bytes take.
+const RECORD_NAME_CHARS: usize = RECORD_NAME_BYTES / 3 * 4;
 
 /// How long a command may take before it fails (and the request gets a 503) rather than hang.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
@@ -211,7 +220,24 @@ impl RedisStore {
         self
     }
 
+    /// `PREFIX:s:{NAME}`, where `NAME` is the first 24 bytes of the store key (192 bits of an
+    /// HMAC output) as 32 characters of base64url: with the default prefix the key is 39 bytes,
+    /// which Redis keeps in its 48-byte size class, where all 64 hex digits took 80.
     fn record_key(&self, key: &StoreKey) -> String {
+        let mut name = [0u8; RECORD_NAME_CHARS];
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(&key.as_bytes()[..RECORD_NAME_BYTES], &mut name)
+            .unwrap_or_else(|_| unreachable!("24 bytes are 32 characters of base64url"));
+        debug_assert_eq!(written, RECORD_NAME_CHARS);
+        // Base64url is ASCII, so the lossy conversion borrows it unchanged.
+        self.tagged_key("s", &String::from_utf8_lossy(&name))
+    }
+
+    /// `PREFIX:s:{KEYHEX}`, all 64 hex digits of the store key: where versions before the
+    /// shorter name kept a session. Loads look there when the shorter name holds nothing, and
+    /// a session found there stays there (saves and touches follow it) until it expires, so
+    /// nobody is signed out by an upgrade.
+    fn earlier_record_key(&self, key: &StoreKey) -> String {
         self.tagged_key("s", &key.to_hex())
     }
 
@@ -263,6 +289,24 @@ impl RedisStore {
             .await
     }
 
+    /// The compare-and-set of `value` over version `expected_version` at `name`.
+    async fn save_at(
+        &self,
+        name: String,
+        value: &[u8],
+        record: &Record,
+        expected_version: u64,
+    ) -> Result<Saved, StoreError> {
+        let answer: redis::Value = self
+            .write(&self.scripts.save_if, &name, value.len() + 40, |cmd| {
+                cmd.arg(value)
+                    .arg(expected_version)
+                    .arg(Self::retention(record));
+            })
+            .await?;
+        Saved::from_answer(answer)
+    }
+
     /// Adds a session to its user's set, and keeps the set as long as its longest session.
     async fn index(&self, record: &Record) -> Result<(), StoreError> {
         let Some(user) = record.user.as_deref().filter(|_| record.is_live()) else {
@@ -287,23 +331,11 @@ impl SessionStore for RedisStore {
             .run(|mut con| {
                 let name = &name;
                 async move {
-                    let mut get = redis::Cmd::with_capacity(2, name.len() + 3);
-                    match get
-                        .arg("GET")
-                        .arg(name)
-                        .query_async::<Option<Vec<u8>>>(&mut con)
-                        .await
-                    {
-                        Ok(value) => Ok(value.map(Stored::Value)),
-                        // Saved by an earlier version, as a hash: the four fields a record may
-                        // have, on the same connection. Its next save rewrites it as a string.
-                        Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HMGET")
-                            .arg(name)
-                            .arg(&["d", "r", "ls", "id"])
-                            .query_async(&mut con)
-                            .await
-                            .map(|fields| Some(Stored::Hash(fields))),
-                        Err(e) => Err(e),
+                    match get(&mut con, name).await? {
+                        // Nothing under the name: perhaps a session an earlier version saved
+                        // under the longer one, on the same connection.
+                        None => get(&mut con, &self.earlier_record_key(key)).await,
+                        found => Ok(found),
                     }
                 }
             })
@@ -335,19 +367,12 @@ impl SessionStore for RedisStore {
 
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
         let value = layout::compose(record)?;
-        let previous_user: Option<String> = self
-            .write(
-                &self.scripts.save_if,
-                &self.record_key(&record.key),
-                value.len() + 40,
-                |cmd| {
-                    cmd.arg(&value)
-                        .arg(expected_version)
-                        .arg(Self::retention(record));
-                },
-            )
-            .await?;
-        let Some(previous_user) = previous_user else {
+        let save_at = |name: String| self.save_at(name, &value, record, expected_version);
+        let mut saved = save_at(self.record_key(&record.key)).await?;
+        if saved == Saved::Missing {
+            saved = save_at(self.earlier_record_key(&record.key)).await?;
+        }
+        let Saved::Over { previous_user } = saved else {
             return Ok(false);
         };
         if record.user.as_deref().unwrap_or_default() != previous_user {
@@ -362,13 +387,18 @@ impl SessionStore for RedisStore {
         last_seen: Timestamp,
         idle_deadline: Timestamp,
     ) -> Result<bool, StoreError> {
-        let touched: i64 = self
-            .write(&self.scripts.touch, &self.record_key(key), 160, |cmd| {
+        let touch_at = |name: String| async move {
+            self.write::<i64>(&self.scripts.touch, &name, 160, |cmd| {
                 cmd.arg(layout::touch(last_seen, idle_deadline))
                     .arg(last_seen.to_string())
                     .arg(idle_deadline.to_string());
             })
-            .await?;
+            .await
+        };
+        let mut touched = touch_at(self.record_key(key)).await?;
+        if touched == TOUCH_MISSING {
+            touched = touch_at(self.earlier_record_key(key)).await?;
+        }
         Ok(touched == 1)
     }
 
@@ -396,5 +426,27 @@ impl SessionStore for RedisStore {
             }
         }
         Ok(live)
+    }
+}
+
+/// The session at `name`, in either layout.
+async fn get(con: &mut Con, name: &str) -> redis::RedisResult<Option<Stored>> {
+    let mut get = redis::Cmd::with_capacity(2, name.len() + 3);
+    match get
+        .arg("GET")
+        .arg(name)
+        .query_async::<Option<Vec<u8>>>(con)
+        .await
+    {
+        Ok(value) => Ok(value.map(Stored::Value)),
+        // Saved by an earlier version, as a hash: the four fields a record may have, on the
+        // same connection. Its next save rewrites it as a string.
+        Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HMGET")
+            .arg(name)
+            .arg(&["d", "r", "ls", "id"])
+            .query_async(con)
+            .await
+            .map(|fields| Some(Stored::Hash(fields))),
+        Err(e) => Err(e),
     }
 }

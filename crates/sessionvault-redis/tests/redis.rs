@@ -80,6 +80,20 @@ mod sentinel {
     sessionvault_testkit::store_conformance!(service = "redis-sentinel", super::sentinel());
 }
 
+/// The name this version keeps a session under: `PREFIX:s:{…}`, the first 24 bytes of its store
+/// key in base64url.
+fn name_of(prefix: &str, key: &sessionvault::id::StoreKey) -> String {
+    use base64::Engine as _;
+    let name = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&key.as_bytes()[..24]);
+    assert_eq!(name.len(), 32);
+    format!("{prefix}:s:{{{name}}}")
+}
+
+/// The name earlier versions kept a session under: all 64 hex digits of its store key.
+fn earlier_name_of(prefix: &str, key: &sessionvault::id::StoreKey) -> String {
+    format!("{prefix}:s:{{{}}}", key.to_hex())
+}
+
 fn record() -> sessionvault::store::Record {
     sessionvault_testkit::conformance::record(None)
 }
@@ -220,13 +234,14 @@ async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: Earli
     }
     let (store, prefix, mut con) = single_and_raw().await;
     let r = sessionvault_testkit::conformance::record(Some("alice"));
-    let name = format!("{prefix}:s:{{{}}}", r.key.to_hex());
+    // The hashes were kept under the earlier, longer name.
+    let name = earlier_name_of(&prefix, &r.key);
     let (field, bytes) = match layout {
         EarlierHash::FullJson => ("r", serde_json::to_vec(&r).expect("json")),
         EarlierHash::Compact => {
             assert!(store.create(&r).await.expect("create"));
             let value: Vec<u8> = redis::cmd("GETDEL")
-                .arg(&name)
+                .arg(name_of(&prefix, &r.key))
                 .query_async(&mut con)
                 .await
                 .expect("the value");
@@ -272,6 +287,71 @@ async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: Earli
         kind, "string",
         "{layout:?}: rewritten in this version's layout"
     );
+    let exists: i64 = query(&mut con, redis::cmd("EXISTS").arg(name_of(&prefix, &r.key))).await;
+    assert_eq!(
+        exists, 0,
+        "{layout:?}: saved in place, not under the shorter name"
+    );
+}
+
+/// A session the version before the shorter names saved (this layout, under all 64 hex digits
+/// of its key) is read, touched, saved over its version and ended where it is: nobody is signed
+/// out by the upgrade, and no write goes to the shorter name, where a second copy could drift
+/// from the first.
+#[tokio::test]
+async fn a_session_under_the_earlier_longer_name_is_read_touched_saved_and_ended_in_place() {
+    if sessionvault_testkit::skip_requested("redis") {
+        return;
+    }
+    let (store, prefix, mut con) = single_and_raw().await;
+    let r = sessionvault_testkit::conformance::record(Some("grace"));
+    let (name, earlier) = (name_of(&prefix, &r.key), earlier_name_of(&prefix, &r.key));
+    assert!(store.create(&r).await.expect("create, then index"));
+    // What that version left: the same value, under the longer name.
+    let _: () = query(&mut con, redis::cmd("RENAME").arg(&name).arg(&earlier)).await;
+    assert_eq!(store.load(&r.key).await.expect("load"), Some(r.clone()));
+
+    let touched = touch_a_minute_later(&store, &r).await;
+    assert_eq!(
+        store.load(&r.key).await.expect("load"),
+        Some(touched.clone())
+    );
+
+    let mut next = touched.clone();
+    next.version += 1;
+    next.data.insert("n".into(), serde_json::json!(1));
+    assert!(
+        !store.save_if(&next, r.version + 1).await.expect("save"),
+        "a save over another version misses"
+    );
+    assert!(store.save_if(&next, r.version).await.expect("save"));
+    assert_eq!(store.load(&r.key).await.expect("load"), Some(next.clone()));
+    assert_eq!(
+        store.sessions_for_user("grace").await.expect("listed"),
+        vec![next.clone()]
+    );
+
+    let ended = next
+        .clone()
+        .into_tombstone(sessionvault::EndReason::Logout, next.last_seen);
+    assert!(store.save_if(&ended, next.version).await.expect("end"));
+    let loaded = store
+        .load(&r.key)
+        .await
+        .expect("load")
+        .expect("a tombstone");
+    assert!(!loaded.is_live(), "ended where it was kept");
+    assert!(
+        !store
+            .touch_if_live(&r.key, next.last_seen, next.idle_deadline)
+            .await
+            .expect("touch"),
+        "an ended session is not touched"
+    );
+    let exists: i64 = query(&mut con, redis::cmd("EXISTS").arg(&name)).await;
+    assert_eq!(exists, 0, "nothing was written under the shorter name");
+    let retained: i64 = query(&mut con, redis::cmd("PTTL").arg(&earlier)).await;
+    assert!(retained > 0, "the tombstone keeps an expiry: {retained}");
 }
 
 #[tokio::test]
@@ -338,15 +418,27 @@ async fn a_small_browser_session_takes_at_most_250_bytes_of_redis_memory() {
     );
     r.ip = Some("192.0.2.0/24".into());
     assert!(store.create(&r).await.expect("create"));
-    let name = format!("sv:s:{{{}}}", r.key.to_hex());
-    let fresh: i64 = query(&mut con, redis::cmd("MEMORY").arg("USAGE").arg(&name)).await;
+    let name = name_of("sv", &r.key);
+    let mut usage =
+        async || -> i64 { query(&mut con, redis::cmd("MEMORY").arg("USAGE").arg(&name)).await };
+    let fresh = usage().await;
     // A touch writes its two times into the value's header.
-    touch_a_minute_later(&store, &r).await;
-    let touched: i64 = query(&mut con, redis::cmd("MEMORY").arg("USAGE").arg(&name)).await;
+    let touched = touch_a_minute_later(&store, &r).await;
+    let after_touch = usage().await;
+    // A save writes the record again, its times no longer whole seconds.
+    let mut next = touched;
+    next.version += 1;
+    next.last_seen += jiff::SignedDuration::from_nanos(123_456_789);
+    next.idle_deadline += jiff::SignedDuration::from_nanos(123_456_789);
+    next.data = [("n".to_owned(), serde_json::json!(1))].into();
+    assert!(store.save_if(&next, r.version).await.expect("save"));
+    let after_save = usage().await;
     let _: i64 = query(&mut con, redis::cmd("DEL").arg(&name)).await;
-    assert!(fresh <= 250, "{fresh} bytes for one small session");
-    assert!(
-        touched <= 300,
-        "{touched} bytes for one small session, touched"
-    );
+    for (bytes, when) in [
+        (fresh, "new"),
+        (after_touch, "touched"),
+        (after_save, "saved again"),
+    ] {
+        assert!(bytes <= 250, "{bytes} bytes for one small session, {when}");
+    }
 }
