@@ -34,7 +34,9 @@
 //!   which Redis keeps in 48 bytes. Earlier versions kept it at `PREFIX:s:{KEYHEX}`, all 64
 //!   hex digits (80 bytes); a load that finds nothing under the shorter name looks there, and
 //!   a session found there is saved, touched and ended in place until it expires, so an
-//!   upgrade signs nobody out. The value is a header the scripts read without
+//!   upgrade signs nobody out and forgets no revocation. Creating writes only the shorter
+//!   name. [`RedisStore::without_earlier_names`] (`?earlier_names=off`) stops looking once
+//!   every key written before the upgrade has expired. The value is a header the scripts read without
 //!   decoding the record (`VERSION|LIVE|TOUCH|USERLEN|USER`, where `TOUCH` holds the last-seen
 //!   time and idle deadline when a touch moved them since the last save), then the record in a
 //!   compact JSON (one-letter names, times as nanoseconds, no key; `Record::to_compact`). A
@@ -50,9 +52,12 @@
 //!   nothing needs sweeping.
 //!
 //! A load is one round trip (`GET`), a save one (a script that compares the header's version
-//! and sets the new value); signing a user in adds one for the index. Each takes one more
-//! only when the shorter name holds nothing: for a session kept under the longer one, or a
-//! cookie whose session is gone.
+//! and sets the new value); signing a user in adds one for the index. Until the earlier names
+//! are turned off, each takes one more when the shorter name holds nothing: for a session
+//! kept under the longer one, a cookie whose session is gone, and, in the cookie modes, each
+//! check of the denylist that finds no entry (most of them). A save or touch of a session
+//! under the longer name is then two steps, each atomic on its own key: the first finds
+//! nothing and changes nothing.
 
 mod connection;
 mod layout;

@@ -9,7 +9,10 @@
 use redis::{Cmd, Script};
 use sessionvault::store::StoreError;
 
-/// Creates the record unless the key exists, live or tombstone, in either layout.
+/// Creates the record unless the key exists, live or tombstone, in either layout. Only the
+/// key named: a new session's key is fresh, so no record an earlier version kept under the
+/// longer name is in the way; a denylist tombstone filed here for a session still under the
+/// longer name is what loads find first, and it ends that session.
 const CREATE: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 1 end
 return 0

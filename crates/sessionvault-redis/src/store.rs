@@ -48,6 +48,7 @@ pub struct RedisStore {
     connection: Connection,
     prefix: String,
     replica_acks: Option<ReplicaAcks>,
+    earlier_names: bool,
     scripts: Arc<Scripts>,
 }
 
@@ -62,6 +63,7 @@ impl std::fmt::Debug for RedisStore {
             .field("kind", &kind)
             .field("prefix", &self.prefix)
             .field("replica_acks", &self.replica_acks)
+            .field("earlier_names", &self.earlier_names)
             .finish()
     }
 }
@@ -96,7 +98,8 @@ impl RedisStore {
     ///
     /// Each may end in `?replica_acks=N&replica_ack_timeout_ms=T`, which turns on
     /// [`with_min_replica_acks`](Self::with_min_replica_acks) (`T` from 1 to 1500, default
-    /// 500).
+    /// 500), and in `earlier_names=off`, which does what
+    /// [`without_earlier_names`](Self::without_earlier_names) does.
     ///
     /// # Errors
     ///
@@ -129,6 +132,7 @@ impl RedisStore {
         .map_err(ConnectError::Unavailable)?;
         let mut store = Self::with_connection(connection);
         store.replica_acks = url.replica_acks;
+        store.earlier_names = url.earlier_names;
         Ok(store)
     }
 
@@ -184,6 +188,7 @@ impl RedisStore {
             connection,
             prefix: "sv".into(),
             replica_acks: None,
+            earlier_names: true,
             scripts: Arc::default(),
         }
     }
@@ -200,6 +205,20 @@ impl RedisStore {
         }
         self.prefix = prefix.to_owned();
         Ok(self)
+    }
+
+    /// Stops looking under the names earlier versions kept sessions under (all 64 hex digits
+    /// of the store key; see the crate's docs, "Layout"). By default a load that finds nothing
+    /// under a session's name, and a save or touch with nothing to save or touch, try that
+    /// name too: sessions and revocations stored before the upgrade keep working until they
+    /// expire, at the price of a second round trip on every such miss (a cookie whose session
+    /// is gone; in the cookie modes, each check of the denylist that finds no entry). Turn it
+    /// off once every key written before the upgrade has expired, that is once the longest
+    /// absolute timeout of those sessions has passed since the upgrade: a session or
+    /// revocation still under an earlier name is then not seen.
+    pub fn without_earlier_names(mut self) -> Self {
+        self.earlier_names = false;
+        self
     }
 
     /// Makes every write (create, compare-and-set, touch, tombstone, user index) wait until
@@ -334,7 +353,9 @@ impl SessionStore for RedisStore {
                     match get(&mut con, name).await? {
                         // Nothing under the name: perhaps a session an earlier version saved
                         // under the longer one, on the same connection.
-                        None => get(&mut con, &self.earlier_record_key(key)).await,
+                        None if self.earlier_names => {
+                            get(&mut con, &self.earlier_record_key(key)).await
+                        }
                         found => Ok(found),
                     }
                 }
@@ -369,7 +390,7 @@ impl SessionStore for RedisStore {
         let value = layout::compose(record)?;
         let save_at = |name: String| self.save_at(name, &value, record, expected_version);
         let mut saved = save_at(self.record_key(&record.key)).await?;
-        if saved == Saved::Missing {
+        if saved == Saved::Missing && self.earlier_names {
             saved = save_at(self.earlier_record_key(&record.key)).await?;
         }
         let Saved::Over { previous_user } = saved else {
@@ -396,7 +417,7 @@ impl SessionStore for RedisStore {
             .await
         };
         let mut touched = touch_at(self.record_key(key)).await?;
-        if touched == TOUCH_MISSING {
+        if touched == TOUCH_MISSING && self.earlier_names {
             touched = touch_at(self.earlier_record_key(key)).await?;
         }
         Ok(touched == 1)

@@ -7,7 +7,8 @@
 //! redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]
 //! ```
 //!
-//! Any of them may end in `?replica_acks=N&replica_ack_timeout_ms=T`. The user and password
+//! Any of them may end in `?replica_acks=N&replica_ack_timeout_ms=T` and `earlier_names=off`
+//! (in any order, joined by `&`). The user and password
 //! are the data nodes' (for Sentinel: the master's; the Sentinels themselves are asked without
 //! credentials). Nothing here puts the URL, or any part of its user information, in an error.
 
@@ -59,6 +60,9 @@ pub enum UrlError {
         "replica_ack_timeout_ms must be a whole number of milliseconds from 1 to 1500, not {0:?}"
     )]
     ReplicaAckTimeout(String),
+    /// `earlier_names` is neither `on` nor `off`.
+    #[error("earlier_names must be on or off, not {0:?}")]
+    EarlierNames(String),
     /// A timeout given without any acknowledgement to wait for.
     #[error("replica_ack_timeout_ms has no effect without replica_acks")]
     TimeoutWithoutAcks,
@@ -95,6 +99,9 @@ pub(crate) enum Target {
 pub(crate) struct StoreUrl {
     pub(crate) target: Target,
     pub(crate) replica_acks: Option<ReplicaAcks>,
+    /// Whether loads and writes look under the names earlier versions used
+    /// ([`RedisStore::without_earlier_names`](crate::RedisStore::without_earlier_names)).
+    pub(crate) earlier_names: bool,
 }
 
 impl std::str::FromStr for StoreUrl {
@@ -172,6 +179,7 @@ impl std::str::FromStr for StoreUrl {
         Ok(Self {
             target,
             replica_acks: params.replica_acks()?,
+            earlier_names: params.earlier_names()?,
         })
     }
 }
@@ -248,6 +256,7 @@ fn db_path(path: &str, expected: &'static str) -> Result<Option<u32>, UrlError> 
 struct Params {
     replica_acks: Option<String>,
     timeout_ms: Option<String>,
+    earlier_names: Option<String>,
 }
 
 impl Params {
@@ -258,12 +267,21 @@ impl Params {
             match &*name {
                 "replica_acks" => params.replica_acks = Some(value.into_owned()),
                 "replica_ack_timeout_ms" => params.timeout_ms = Some(value.into_owned()),
+                "earlier_names" => params.earlier_names = Some(value.into_owned()),
                 _ => {
                     other.append_pair(&name, &value);
                 }
             }
         }
         Ok((params, other.finish()))
+    }
+
+    fn earlier_names(&self) -> Result<bool, UrlError> {
+        match self.earlier_names.as_deref() {
+            None | Some("on") => Ok(true),
+            Some("off") => Ok(false),
+            Some(other) => Err(UrlError::EarlierNames(other.to_owned())),
+        }
     }
 
     fn replica_acks(&self) -> Result<Option<ReplicaAcks>, UrlError> {
@@ -374,6 +392,19 @@ mod tests {
                 timeout: Duration::from_millis(250)
             })
         );
+    }
+
+    #[test]
+    fn earlier_names_are_looked_under_unless_turned_off() {
+        assert!(parse("redis://h:1").unwrap().earlier_names);
+        assert!(parse("redis://h:1?earlier_names=on").unwrap().earlier_names);
+        let off = parse("redis-cluster://a:7000,b:7001?replica_acks=1&earlier_names=off").unwrap();
+        assert!(!off.earlier_names);
+        assert_eq!(off.replica_acks.unwrap().replicas, 1);
+        assert!(matches!(
+            parse("redis://h:1?earlier_names=no"),
+            Err(UrlError::EarlierNames(value)) if value == "no"
+        ));
     }
 
     #[test]

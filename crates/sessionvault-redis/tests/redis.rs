@@ -294,6 +294,40 @@ async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: Earli
     );
 }
 
+/// With the earlier names turned off (once everything written before the upgrade has expired),
+/// a session still under one is not seen, and nothing is written beside it.
+#[tokio::test]
+async fn with_earlier_names_off_a_session_under_one_is_not_seen() {
+    if sessionvault_testkit::skip_requested("redis") {
+        return;
+    }
+    let (store, prefix, mut con) = single_and_raw().await;
+    let url = format!("{}?earlier_names=off", env("SESSIONVAULT_REDIS_URL"));
+    let without = RedisStore::connect(&url)
+        .await
+        .expect("connect")
+        .with_prefix(&prefix)
+        .expect("prefix");
+    let r = sessionvault_testkit::conformance::record(None);
+    let (name, earlier) = (name_of(&prefix, &r.key), earlier_name_of(&prefix, &r.key));
+    assert!(store.create(&r).await.expect("create"));
+    let _: () = query(&mut con, redis::cmd("RENAME").arg(&name).arg(&earlier)).await;
+    assert_eq!(without.load(&r.key).await.expect("load"), None);
+    assert!(
+        !without
+            .touch_if_live(&r.key, r.last_seen, r.idle_deadline)
+            .await
+            .expect("touch")
+    );
+    let mut next = r.clone();
+    next.version += 1;
+    assert!(!without.save_if(&next, r.version).await.expect("save"));
+    let exists: i64 = query(&mut con, redis::cmd("EXISTS").arg(&name)).await;
+    assert_eq!(exists, 0);
+    // The default store still finds it, unchanged.
+    assert_eq!(store.load(&r.key).await.expect("load"), Some(r));
+}
+
 /// A session the version before the shorter names saved (this layout, under all 64 hex digits
 /// of its key) is read, touched, saved over its version and ended where it is: nobody is signed
 /// out by the upgrade, and no write goes to the shorter name, where a second copy could drift
