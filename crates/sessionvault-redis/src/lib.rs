@@ -30,13 +30,14 @@
 //! # Layout
 //!
 //! - A session is one string at `PREFIX:s:{NAME}`, `NAME` the first 24 bytes of its store key
-//!   (an HMAC output) in base64url, 32 characters: with the default prefix a 39-byte key,
-//!   which Redis keeps in 48 bytes. Earlier versions kept it at `PREFIX:s:{KEYHEX}`, all 64
-//!   hex digits (80 bytes); a load that finds nothing under the shorter name looks there, and
-//!   a session found there is saved, touched and ended in place until it expires, so an
-//!   upgrade signs nobody out and forgets no revocation. Creating writes only the shorter
-//!   name. [`RedisStore::without_earlier_names`] (`?earlier_names=off`) stops looking once
-//!   every key written before the upgrade has expired. The value is a header the scripts read without
+//!   (a hash: of the session ID under a secret key, or of a denylist entry's name) in
+//!   base64url, 32 characters: with the default prefix a 39-byte key, which Redis keeps in 48
+//!   bytes. Earlier versions kept it at `PREFIX:s:{KEYHEX}`, all 64 hex digits (80 bytes); a
+//!   load that finds nothing under the shorter name looks there, and a session found there is
+//!   saved, touched and ended in place until it expires, so an upgrade signs nobody out and
+//!   forgets no revocation. Creating writes only the shorter name.
+//!   [`RedisStore::without_earlier_names`] (`?earlier_names=off`) stops looking once every
+//!   key written before the upgrade has expired. The value is a header the scripts read without
 //!   decoding the record (`VERSION|LIVE|TOUCH|USERLEN|USER`, where `TOUCH` holds the last-seen
 //!   time and idle deadline when a touch moved them since the last save), then the record in a
 //!   compact JSON (one-letter names, times as nanoseconds, no key; `Record::to_compact`). A

@@ -33,7 +33,8 @@ enum Stored {
 }
 
 /// Bytes of the store key in a session's key name: 192 bits, so that even among 2^32 live
-/// sessions the chance that two share a name is about 2^-129.
+/// sessions the chance that two share a name is about 2^-129, and two denylist entries of
+/// chosen names would take about 2^96 hashes to collide.
 const RECORD_NAME_BYTES: usize = 24;
 
 /// Characters of base64url those bytes take.
@@ -239,8 +240,9 @@ impl RedisStore {
         self
     }
 
-    /// `PREFIX:s:{NAME}`, where `NAME` is the first 24 bytes of the store key (192 bits of an
-    /// HMAC output) as 32 characters of base64url: with the default prefix the key is 39 bytes,
+    /// `PREFIX:s:{NAME}`, where `NAME` is the first 24 bytes of the store key (192 bits of a
+    /// session ID's HMAC, or of the SHA-256 that names a denylist entry) as 32 characters of
+    /// base64url: with the default prefix the key is 39 bytes,
     /// which Redis keeps in its 48-byte size class, where all 64 hex digits took 80.
     fn record_key(&self, key: &StoreKey) -> String {
         let mut name = [0u8; RECORD_NAME_CHARS];
