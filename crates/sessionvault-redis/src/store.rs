@@ -242,8 +242,8 @@ impl RedisStore {
 
     /// `PREFIX:s:{NAME}`, where `NAME` is the first 24 bytes of the store key (192 bits of a
     /// session ID's HMAC, or of the SHA-256 that names a denylist entry) as 32 characters of
-    /// base64url: with the default prefix the key is 39 bytes,
-    /// which Redis keeps in its 48-byte size class, where all 64 hex digits took 80.
+    /// base64url: with the default prefix the key is 39 bytes, which Redis keeps in its 48-byte
+    /// size class, where all 64 hex digits took 80.
     fn record_key(&self, key: &StoreKey) -> String {
         let mut name = [0u8; RECORD_NAME_CHARS];
         let written = URL_SAFE_NO_PAD

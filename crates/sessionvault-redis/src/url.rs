@@ -8,9 +8,9 @@
 //! ```
 //!
 //! Any of them may end in `?replica_acks=N&replica_ack_timeout_ms=T` and `earlier_names=off`
-//! (in any order, joined by `&`). The user and password
-//! are the data nodes' (for Sentinel: the master's; the Sentinels themselves are asked without
-//! credentials). Nothing here puts the URL, or any part of its user information, in an error.
+//! (in any order, joined by `&`). The user and password are the data nodes' (for Sentinel: the
+//! master's; the Sentinels themselves are asked without credentials). Nothing here puts the
+//! URL, or any part of its user information, in an error.
 
 use std::time::Duration;
 

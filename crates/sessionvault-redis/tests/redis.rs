@@ -226,6 +226,38 @@ async fn touch_a_minute_later(
     expected
 }
 
+/// Touches `r` a minute later, then saves a change over its version once a save over another
+/// version has missed, checking what a load finds after each; returns the record saved.
+async fn touch_then_save_over_its_version(
+    store: &RedisStore,
+    r: &sessionvault::store::Record,
+    what: &str,
+) -> sessionvault::store::Record {
+    let touched = touch_a_minute_later(store, r).await;
+    assert_eq!(
+        store.load(&r.key).await.expect("load"),
+        Some(touched.clone()),
+        "{what}"
+    );
+    let mut next = touched;
+    next.version += 1;
+    next.data.insert("n".into(), serde_json::json!(1));
+    assert!(
+        !store.save_if(&next, r.version + 1).await.expect("save"),
+        "{what}: a save over another version misses"
+    );
+    assert!(
+        store.save_if(&next, r.version).await.expect("save"),
+        "{what}"
+    );
+    assert_eq!(
+        store.load(&r.key).await.expect("load"),
+        Some(next.clone()),
+        "{what}"
+    );
+    next
+}
+
 /// A session an earlier version saved is read as it was, touched in place, and rewritten in
 /// this version's layout (one string) by its next save, which still compares versions.
 async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: EarlierHash) {
@@ -263,21 +295,7 @@ async fn a_session_in_an_earlier_hash_is_read_touched_and_saved_on(layout: Earli
         .expect("write the earlier layout");
     assert_eq!(store.load(&r.key).await.expect("load"), Some(r.clone()));
 
-    let expected = touch_a_minute_later(&store, &r).await;
-    assert_eq!(
-        store.load(&r.key).await.expect("load"),
-        Some(expected.clone())
-    );
-
-    let mut next = expected.clone();
-    next.version += 1;
-    next.data.insert("n".into(), serde_json::json!(1));
-    assert!(
-        !store.save_if(&next, r.version + 1).await.expect("save"),
-        "{layout:?}: a save over another version misses"
-    );
-    assert!(store.save_if(&next, r.version).await.expect("save"));
-    assert_eq!(store.load(&r.key).await.expect("load"), Some(next));
+    touch_then_save_over_its_version(&store, &r, &format!("{layout:?}")).await;
     let kind: String = redis::cmd("TYPE")
         .arg(&name)
         .query_async(&mut con)
@@ -345,21 +363,7 @@ async fn a_session_under_the_earlier_longer_name_is_read_touched_saved_and_ended
     let _: () = query(&mut con, redis::cmd("RENAME").arg(&name).arg(&earlier)).await;
     assert_eq!(store.load(&r.key).await.expect("load"), Some(r.clone()));
 
-    let touched = touch_a_minute_later(&store, &r).await;
-    assert_eq!(
-        store.load(&r.key).await.expect("load"),
-        Some(touched.clone())
-    );
-
-    let mut next = touched.clone();
-    next.version += 1;
-    next.data.insert("n".into(), serde_json::json!(1));
-    assert!(
-        !store.save_if(&next, r.version + 1).await.expect("save"),
-        "a save over another version misses"
-    );
-    assert!(store.save_if(&next, r.version).await.expect("save"));
-    assert_eq!(store.load(&r.key).await.expect("load"), Some(next.clone()));
+    let next = touch_then_save_over_its_version(&store, &r, "under the longer name").await;
     assert_eq!(
         store.sessions_for_user("grace").await.expect("listed"),
         vec![next.clone()]
