@@ -102,6 +102,8 @@ pub(crate) async fn cycle(
         state.changes = changes;
         state.login = login;
         state.server.issued = None;
+        // As for a save: the pause before the reload, never between it and the next try.
+        backoff(attempt).await;
         match reload(engine, state, old.key).await {
             Ok(()) => {}
             // A renewal the request only rode on, with nothing of its own to save: it ends
@@ -119,7 +121,6 @@ pub(crate) async fn cycle(
             }
             return Ok(());
         }
-        backoff(attempt).await;
     }
     Err(Error::Conflict)
 }

@@ -141,21 +141,22 @@ pub(crate) async fn write(
             // The batch this writer took on is not saved: its writers replay alone.
             drop(std::mem::take(&mut batch));
         }
-        // Lost a race: reload; replay on the fresh record (or on the successor of a renewal
-        // within its grace) unless the session is over.
+        // Lost a race: pause, then reload and replay on the fresh record (or on the successor
+        // of a renewal within its grace) unless the session is over. The pause comes before
+        // the reload: between a reload and its compare-and-set, another process's write makes
+        // the retry lose again, so nothing waits there.
+        if attempt == engine.config.max_retries {
+            break;
+        }
+        backoff(attempt).await;
         reload(engine, state, key).await?;
         if let Loaded::Existing(record) = &mut state.loaded {
-            let renewed = record.key != key;
-            if renewed {
+            if record.key != key {
                 // Followed a renewal: take turns with this process's writers of the successor.
                 turn = engine.turns.take(record.key).await;
             }
             batch = turn.start_from(record);
-            if renewed {
-                continue;
-            }
         }
-        backoff(attempt).await;
     }
     Err(Error::Conflict)
 }
@@ -211,12 +212,18 @@ fn saved_as(
     saved
 }
 
-/// A short, jittered pause between retries, growing with each attempt, so that racing requests
-/// spread out instead of colliding again.
+/// The pause before a retry's reload. After a first loss the retry goes at once (only yielding
+/// to the tasks ready to run): one other writer got in, and it is done. After more, the pause
+/// grows with each attempt and is jittered within its upper half, so that writers racing
+/// again spread out instead of colliding again.
 pub(crate) async fn backoff(attempt: u32) {
+    if attempt == 0 {
+        tokio::task::yield_now().await;
+        return;
+    }
     let mut jitter = [0u8; 2];
     let _ = getrandom::fill(&mut jitter);
     let max_micros = 50u64 << attempt.min(8);
-    let micros = u64::from(u16::from_le_bytes(jitter)) % max_micros.max(1);
+    let micros = max_micros / 2 + u64::from(u16::from_le_bytes(jitter)) % (max_micros / 2);
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
