@@ -144,11 +144,11 @@ pub(crate) async fn write(
         // Lost a race: pause, then reload and replay on the fresh record (or on the successor
         // of a renewal within its grace) unless the session is over. The pause comes before
         // the reload: between a reload and its compare-and-set, another process's write makes
-        // the retry lose again, so nothing waits there.
-        if attempt == engine.config.max_retries {
-            break;
+        // the retry lose again, so nothing waits there. After the last try the reload still
+        // runs, to tell an ended session from a conflict, but nothing waits before it.
+        if attempt < engine.config.max_retries {
+            backoff(attempt).await;
         }
-        backoff(attempt).await;
         reload(engine, state, key).await?;
         if let Loaded::Existing(record) = &mut state.loaded {
             if record.key != key {
