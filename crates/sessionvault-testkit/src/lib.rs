@@ -23,9 +23,9 @@ pub fn skip_requested(service: &str) -> bool {
         .is_ok_and(|list| list.split(',').any(|s| s.trim() == service))
 }
 
-/// Wraps a store: counts calls (all, and writes), fails every call while `down` is set, and
-/// can hold a compare-and-set, or the answer of a user's listing, until released. Clones share
-/// counters and switches.
+/// Wraps a store: counts calls (all, and writes), fails every call while `down` is set, can
+/// hold a compare-and-set, or the answer of a user's listing, until released, and can stand
+/// for a store that another process writes too. Clones share counters and switches.
 #[derive(Clone)]
 pub struct TestStore<S> {
     inner: S,
@@ -35,6 +35,8 @@ pub struct TestStore<S> {
     held_save: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     fail_save: Arc<AtomicBool>,
     held_listing: Arc<Mutex<Option<HeldListing>>>,
+    writes_in_pauses: Arc<AtomicBool>,
+    last_load: Arc<Mutex<Option<(StoreKey, tokio::time::Instant)>>>,
 }
 
 /// A listing to hold: say when it is done, then wait to be released.
@@ -55,6 +57,8 @@ impl<S: SessionStore + Clone> TestStore<S> {
             held_save: Arc::default(),
             fail_save: Arc::default(),
             held_listing: Arc::default(),
+            writes_in_pauses: Arc::default(),
+            last_load: Arc::default(),
         }
     }
 
@@ -101,6 +105,44 @@ impl<S: SessionStore + Clone> TestStore<S> {
         (done, release)
     }
 
+    /// From now on, another process writes the session this one loaded last whenever time
+    /// (tokio's, which a paused test clock controls) has passed since that load when this one
+    /// saves it or ends it, as a busy server's requests land in any gap. Each of its writes
+    /// adds one to the session's `theirs`, and none counts as a call.
+    pub fn other_process_writes_in_pauses(&self) {
+        self.writes_in_pauses.store(true, Ordering::SeqCst);
+    }
+
+    /// The other process's write, if it is on and this one paused since loading `key`.
+    async fn other_process_writes(&self, key: &StoreKey) -> Result<(), StoreError> {
+        if !self.writes_in_pauses.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let paused = self
+            .last_load
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|(loaded, at)| loaded == key && !at.elapsed().is_zero());
+        if !paused {
+            return Ok(());
+        }
+        if let Some(mut theirs) = self.inner.load(key).await? {
+            let version = theirs.version;
+            let n = theirs.data.get("theirs").and_then(|n| n.as_i64());
+            theirs
+                .data
+                .insert("theirs".into(), (n.unwrap_or(0) + 1).into());
+            theirs.version += 1;
+            if !self.inner.save_if(&theirs, version).await? {
+                return Err(StoreError::new(
+                    "the other process lost a race (test store)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Makes every call fail (as a dead server would) until set back.
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
@@ -122,6 +164,8 @@ impl<S: SessionStore + Clone> TestStore<S> {
 impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         self.check(false)?;
+        *self.last_load.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((*key, tokio::time::Instant::now()));
         self.inner.load(key).await
     }
     async fn create(&self, record: &Record) -> Result<bool, StoreError> {
@@ -145,6 +189,7 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
         }
         // Let concurrent requests interleave between their load and their save.
         tokio::task::yield_now().await;
+        self.other_process_writes(&record.key).await?;
         self.inner.save_if(record, expected).await
     }
     async fn touch_if_live(
@@ -164,6 +209,7 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
         self.check(true)?;
+        self.other_process_writes(key).await?;
         self.inner.end(key, reason, at, expected).await
     }
     async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {

@@ -7,11 +7,11 @@ use crate::support::{Harness, value_of};
 use jiff::SignedDuration;
 use jiff::Timestamp;
 use sessionvault::cookie::{IncomingCookie, find_cookie};
-use sessionvault::id::StoreKey;
-use sessionvault::store::{MemoryStore, Record, SessionStore, StoreError};
+use sessionvault::store::{MemoryStore, SessionStore};
 use sessionvault::{
-    CookieMode, EndReason, Error, Keyring, RequestMeta, Session, SessionConfig, SessionManager,
+    CookieMode, Error, Keyring, RequestMeta, Session, SessionConfig, SessionManager,
 };
+use sessionvault_testkit::TestStore;
 
 fn harness() -> Harness {
     Harness::new(SessionConfig::default().with_max_retries(64))
@@ -392,7 +392,7 @@ async fn updates_queued_behind_a_save_start_from_it_and_are_saved_together() {
 /// save is let go. Returns each increment's answer.
 async fn queued_increments(
     manager: &Arc<SessionManager>,
-    store: &sessionvault_testkit::TestStore<MemoryStore>,
+    store: &TestStore<MemoryStore>,
     cookie: &str,
     meanwhile: impl Future<Output = ()>,
 ) -> Vec<Result<i64, Error>> {
@@ -427,10 +427,10 @@ fn with_cookie(manager: &SessionManager, cookie: &str) -> Session {
 async fn two_processes() -> (
     Arc<SessionManager>,
     SessionManager,
-    sessionvault_testkit::TestStore<MemoryStore>,
+    TestStore<MemoryStore>,
     String,
 ) {
-    let store = sessionvault_testkit::TestStore::new(MemoryStore::new());
+    let store = TestStore::new(MemoryStore::new());
     let keyring = Keyring::generate().unwrap();
     let process = || {
         SessionManager::builder(keyring.clone())
@@ -561,84 +561,11 @@ async fn a_writer_stuck_on_the_store_holds_the_others_up_for_a_second_at_most() 
     assert_eq!(s.get::<i32>("second").await.unwrap(), Some(2));
 }
 
-/// A store shared with another process that writes the session this process loaded last
-/// whenever time has passed since that load when this process saves it or ends it, as a busy
-/// server's requests would land in any gap. Counts this process's saves.
-#[derive(Clone, Default)]
-struct WritesInEveryPause {
-    inner: MemoryStore,
-    loaded: Arc<std::sync::Mutex<Option<(StoreKey, tokio::time::Instant)>>>,
-    saves: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl WritesInEveryPause {
-    fn saves(&self) -> usize {
-        self.saves.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// The other process's write, if this one paused since loading `key`: one more of its own
-    /// key.
-    async fn other_process_writes(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let paused = self
-            .loaded
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(|(loaded, at)| loaded == key && at.elapsed() > std::time::Duration::ZERO);
-        if paused && let Some(mut theirs) = self.inner.load(key).await? {
-            let version = theirs.version;
-            let n = theirs
-                .data
-                .get("theirs")
-                .and_then(|n| n.as_i64())
-                .unwrap_or(0);
-            theirs.data.insert("theirs".into(), (n + 1).into());
-            theirs.version += 1;
-            assert!(self.inner.save_if(&theirs, version).await?);
-        }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl SessionStore for WritesInEveryPause {
-    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        *self.loaded.lock().unwrap() = Some((*key, tokio::time::Instant::now()));
-        self.inner.load(key).await
-    }
-    async fn create(&self, record: &Record) -> Result<bool, StoreError> {
-        self.inner.create(record).await
-    }
-    async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
-        self.saves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.other_process_writes(&record.key).await?;
-        self.inner.save_if(record, expected).await
-    }
-    async fn touch_if_live(
-        &self,
-        key: &StoreKey,
-        last_seen: Timestamp,
-        idle: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.inner.touch_if_live(key, last_seen, idle).await
-    }
-    async fn end(
-        &self,
-        key: &StoreKey,
-        reason: EndReason,
-        at: Timestamp,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError> {
-        self.other_process_writes(key).await?;
-        self.inner.end(key, reason, at, expected).await
-    }
-    async fn sessions_for_user(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        self.inner.sessions_for_user(user).await
-    }
-}
-
-/// A manager over `store`, and the cookie of a session with `n` at 0 in it.
-async fn over(store: &WritesInEveryPause) -> (SessionManager, String) {
+/// A store that another process writes in every pause, a manager over it, and the cookie of
+/// a session with `n` at 0 in it.
+async fn shared_with_a_busy_process() -> (TestStore<MemoryStore>, SessionManager, String) {
+    let store = TestStore::new(MemoryStore::new());
+    store.other_process_writes_in_pauses();
     let manager = SessionManager::builder(Keyring::generate().unwrap())
         .with_store(store.clone())
         .build()
@@ -646,7 +573,7 @@ async fn over(store: &WritesInEveryPause) -> (SessionManager, String) {
     let first = manager.session(IncomingCookie::Absent, RequestMeta::default());
     first.insert("n", 0).await.unwrap();
     let cookie = value_of(&first.commit().await.unwrap().unwrap());
-    (manager, cookie)
+    (store, manager, cookie)
 }
 
 #[tokio::test(start_paused = true)]
@@ -654,16 +581,16 @@ async fn a_write_that_lost_a_race_saves_right_after_it_reloads() {
     // Nothing waits between a retry's reload and its compare-and-set: a pause there (a backoff
     // after the reload) would let the other process in again, and again, until the retries
     // ran out and the request failed with nothing saved.
-    let store = WritesInEveryPause::default();
-    let (manager, cookie) = over(&store).await;
+    let (store, manager, cookie) = shared_with_a_busy_process().await;
     let s = with_cookie(&manager, &cookie);
     let n = s.get::<i64>("n").await.unwrap().unwrap();
     // The handler takes a while, and the other process writes meanwhile.
     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     s.insert("n", n + 1).await.unwrap();
+    let before = store.writes();
     s.commit().await.expect("saved at its second try");
     assert_eq!(
-        store.saves(),
+        store.writes() - before,
         2,
         "one save lost to the other process, one kept"
     );
@@ -676,8 +603,7 @@ async fn a_write_that_lost_a_race_saves_right_after_it_reloads() {
 #[tokio::test(start_paused = true)]
 async fn an_id_change_that_lost_a_race_ends_the_old_id_right_after_it_reloads() {
     // The same for a sign-in's new ID: the old record is ended over the version just reloaded.
-    let store = WritesInEveryPause::default();
-    let (manager, cookie) = over(&store).await;
+    let (_store, manager, cookie) = shared_with_a_busy_process().await;
     let s = with_cookie(&manager, &cookie);
     assert_eq!(s.get::<i64>("n").await.unwrap(), Some(0));
     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
@@ -703,7 +629,7 @@ async fn an_id_change_that_lost_a_race_ends_the_old_id_right_after_it_reloads() 
 async fn writers_in_two_processes_never_lose_an_increment() {
     // Two engines over one store, as two servers behind a load balancer: their turns are their
     // own, so compare-and-set has to settle the races between them.
-    let store = sessionvault_testkit::TestStore::new(MemoryStore::new());
+    let store = TestStore::new(MemoryStore::new());
     let keyring = Keyring::generate().unwrap();
     let process = || {
         Arc::new(
