@@ -46,6 +46,9 @@ if [[ " ${rows[*]} " == *" sessionvault-"* ]] && ! why=$(sv_harness_sessionvault
     rows=("${kept[@]}")
 fi
 command="scripts/bench.sh flask-app $seconds $connections"
+# The command as run: the settings that change the figures are part of it.
+[ -z "${BENCH_ROWS:-}" ] || command="BENCH_ROWS=\"$BENCH_ROWS\" $command"
+[ "${BENCH_PIN:-1}" != 0 ] || command="BENCH_PIN=0 $command"
 [ "${BENCH_ROUNDS:-3}" = 3 ] || command="BENCH_ROUNDS=$BENCH_ROUNDS $command"
 "$HARNESS_PYTHON" bench/flask/bench.py --redis-url "redis://127.0.0.1:$port" \
     --redis-pid "$(cat "$tmp/redis-$port.pid")" --sqlite-dir "$tmp" --seconds "$seconds" \
