@@ -8,7 +8,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
-use sessionvault::store::{Record, SessionStore, StoreError};
+use sessionvault::store::{Record, SaveIf, SessionStore, StoreError};
 use sessionvault::{EventCounts, EventSink, SecurityEvent};
 
 const KEEP: usize = 2000;
@@ -197,6 +197,14 @@ impl SessionStore for TimedStore {
     }
     async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
         self.time(self.inner.save_if(record, expected)).await
+    }
+    async fn save_if_or_current(
+        &self,
+        record: &Record,
+        expected: u64,
+    ) -> Result<SaveIf, StoreError> {
+        self.time(self.inner.save_if_or_current(record, expected))
+            .await
     }
     async fn touch_if_live(
         &self,

@@ -20,7 +20,9 @@ return 0
 
 /// Compare-and-set on the version of a live record: `ARGV[1]` the value, `ARGV[2]` the
 /// version expected, `ARGV[3]` the retention (Unix milliseconds). Returns 0 when nothing is
-/// under the key, nil on a conflict, else the previous user (for the index).
+/// under the key; on a conflict the value it lost to, in a table of one (for the retry to
+/// replay on without a load), or nil for an earlier version's hash; else the previous user
+/// (for the index).
 const SAVE_IF: &str = r"
 local cur = redis.pcall('GET', KEYS[1])
 local user
@@ -32,7 +34,7 @@ if type(cur) == 'table' then
 else
   if not cur then return 0 end
   local v, l, n, at = string.match(cur, '^(%d+)|([01])|[^|]*|(%d+)|()')
-  if v ~= ARGV[2] or l ~= '1' then return false end
+  if v ~= ARGV[2] or l ~= '1' then return {cur} end
   user = string.sub(cur, at, at + tonumber(n) - 1)
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3])
@@ -69,8 +71,9 @@ return 1
 pub(crate) enum Saved {
     /// Saved, over a record of `previous_user` (empty for none).
     Over { previous_user: String },
-    /// Not saved: the record is of another version, or ended.
-    Conflict,
+    /// Not saved: the record is of another version, or ended. With the value it lost to,
+    /// unless that is an earlier version's hash.
+    Conflict(Option<Vec<u8>>),
     /// Not saved: nothing under the name.
     Missing,
 }
@@ -81,7 +84,11 @@ impl Saved {
             redis::Value::BulkString(user) => String::from_utf8(user)
                 .map(|previous_user| Self::Over { previous_user })
                 .map_err(|_| StoreError::new("a stored session's user is not UTF-8")),
-            redis::Value::Nil => Ok(Self::Conflict),
+            redis::Value::Nil => Ok(Self::Conflict(None)),
+            redis::Value::Array(mut lost) if lost.len() == 1 => match lost.pop() {
+                Some(redis::Value::BulkString(value)) => Ok(Self::Conflict(Some(value))),
+                _ => Err(StoreError::new("unexpected answer from the save script")),
+            },
             redis::Value::Int(0) => Ok(Self::Missing),
             _ => Err(StoreError::new("unexpected answer from the save script")),
         }
@@ -167,7 +174,11 @@ mod tests {
         for (answer, expected) in [
             (Value::BulkString(b"alice".to_vec()), over("alice")),
             (Value::BulkString(Vec::new()), over("")),
-            (Value::Nil, Saved::Conflict),
+            (Value::Nil, Saved::Conflict(None)),
+            (
+                Value::Array(vec![Value::BulkString(b"2|1||0|{}".to_vec())]),
+                Saved::Conflict(Some(b"2|1||0|{}".to_vec())),
+            ),
             (Value::Int(0), Saved::Missing),
         ] {
             assert_eq!(Saved::from_answer(answer).expect("an answer"), expected);
@@ -177,6 +188,8 @@ mod tests {
             Value::Int(1),
             Value::Okay,
             Value::Array(Vec::new()),
+            Value::Array(vec![Value::Int(1)]),
+            Value::Array(vec![Value::Nil, Value::Nil]),
         ] {
             assert!(Saved::from_answer(answer.clone()).is_err(), "{answer:?}");
         }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use redis::IntoConnectionInfo;
 use sessionvault::id::StoreKey;
-use sessionvault::store::{Record, SessionStore, StoreError};
+use sessionvault::store::{Record, SaveIf, SessionStore, StoreError};
 
 use crate::connection::{Con, Connection};
 use crate::reconnect::{Reconnecting, Source};
@@ -328,6 +328,27 @@ impl RedisStore {
         Saved::from_answer(answer)
     }
 
+    /// The compare-and-set under the session's name or, when nothing is there, its earlier
+    /// one; a save that signs a user in, out or over files the session under its user.
+    async fn compare_and_set(
+        &self,
+        record: &Record,
+        expected_version: u64,
+    ) -> Result<Saved, StoreError> {
+        let value = layout::compose(record)?;
+        let save_at = |name: String| self.save_at(name, &value, record, expected_version);
+        let mut saved = save_at(self.record_key(&record.key)).await?;
+        if saved == Saved::Missing && self.earlier_names {
+            saved = save_at(self.earlier_record_key(&record.key)).await?;
+        }
+        if let Saved::Over { previous_user } = &saved
+            && record.user.as_deref().unwrap_or_default() != previous_user
+        {
+            self.index(record).await?;
+        }
+        Ok(saved)
+    }
+
     /// Adds a session to its user's set, and keeps the set as long as its longest session.
     async fn index(&self, record: &Record) -> Result<(), StoreError> {
         let Some(user) = record.user.as_deref().filter(|_| record.is_live()) else {
@@ -389,19 +410,27 @@ impl SessionStore for RedisStore {
     }
 
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
-        let value = layout::compose(record)?;
-        let save_at = |name: String| self.save_at(name, &value, record, expected_version);
-        let mut saved = save_at(self.record_key(&record.key)).await?;
-        if saved == Saved::Missing && self.earlier_names {
-            saved = save_at(self.earlier_record_key(&record.key)).await?;
+        Ok(matches!(
+            self.compare_and_set(record, expected_version).await?,
+            Saved::Over { .. }
+        ))
+    }
+
+    /// One round trip, saved or not: a lost compare-and-set answers the value it lost to.
+    async fn save_if_or_current(
+        &self,
+        record: &Record,
+        expected_version: u64,
+    ) -> Result<SaveIf, StoreError> {
+        match self.compare_and_set(record, expected_version).await? {
+            Saved::Over { .. } => Ok(SaveIf::Saved),
+            Saved::Conflict(Some(value)) => Ok(SaveIf::Lost(Some(Arc::new(layout::parse(
+                record.key, &value,
+            )?)))),
+            // Under an earlier version's hash: read as a load reads it.
+            Saved::Conflict(None) => Ok(SaveIf::Lost(self.load_shared(&record.key).await?)),
+            Saved::Missing => Ok(SaveIf::Lost(None)),
         }
-        let Saved::Over { previous_user } = saved else {
-            return Ok(false);
-        };
-        if record.user.as_deref().unwrap_or_default() != previous_user {
-            self.index(record).await?;
-        }
-        Ok(true)
     }
 
     async fn touch_if_live(

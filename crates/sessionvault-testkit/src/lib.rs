@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sessionvault::id::StoreKey;
-use sessionvault::store::{Record, SessionStore, StoreError};
+use sessionvault::store::{Record, SaveIf, SessionStore, StoreError};
 use sessionvault::{EndReason, EventSink, SecurityEvent};
 use tokio::sync::oneshot;
 
@@ -77,16 +77,17 @@ impl<S: SessionStore + Clone> TestStore<S> {
         self.writes.load(Ordering::SeqCst)
     }
 
-    /// Makes the next `save_if` wait (as on a stalled server) until the returned sender is
-    /// used or dropped; the calls after it go through.
+    /// Makes the next compare-and-set (`save_if` or `save_if_or_current`) wait (as on a
+    /// stalled server) until the returned sender is used or dropped; the calls after it go
+    /// through.
     pub fn hold_next_save(&self) -> oneshot::Sender<()> {
         let (release, held) = oneshot::channel();
         *self.held_save.lock().unwrap_or_else(|p| p.into_inner()) = Some(held);
         release
     }
 
-    /// Makes the next `save_if` to begin fail, as on a server that dropped the connection;
-    /// the calls after it go through.
+    /// Makes the next compare-and-set to begin fail, as on a server that dropped the
+    /// connection; the calls after it go through.
     pub fn fail_next_save(&self) {
         self.fail_save.store(true, Ordering::SeqCst);
     }
@@ -148,31 +149,15 @@ impl<S: SessionStore + Clone> TestStore<S> {
         self.down.store(down, Ordering::SeqCst);
     }
 
-    fn check(&self, write: bool) -> Result<(), StoreError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if write {
-            self.writes.fetch_add(1, Ordering::SeqCst);
-        }
-        if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::new("connection refused (test store is down)"));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
-    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        self.check(false)?;
+    /// Notes a load of `key`, for [`other_process_writes_in_pauses`](Self::other_process_writes_in_pauses).
+    fn loaded(&self, key: &StoreKey) {
         *self.last_load.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((*key, tokio::time::Instant::now()));
-        self.inner.load(key).await
     }
-    async fn create(&self, record: &Record) -> Result<bool, StoreError> {
-        self.check(true)?;
-        self.inner.create(record).await
-    }
-    async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
+
+    /// What every compare-and-set goes through first: the count, the switches, the hold, a
+    /// yield, and the other process's write.
+    async fn before_save(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.check(true)?;
         if self.fail_save.swap(false, Ordering::SeqCst) {
             return Err(StoreError::new(
@@ -189,8 +174,48 @@ impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
         }
         // Let concurrent requests interleave between their load and their save.
         tokio::task::yield_now().await;
-        self.other_process_writes(&record.key).await?;
+        self.other_process_writes(key).await
+    }
+
+    fn check(&self, write: bool) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if write {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::new("connection refused (test store is down)"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore + Clone> SessionStore for TestStore<S> {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        self.check(false)?;
+        self.loaded(key);
+        self.inner.load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<bool, StoreError> {
+        self.check(true)?;
+        self.inner.create(record).await
+    }
+    async fn save_if(&self, record: &Record, expected: u64) -> Result<bool, StoreError> {
+        self.before_save(&record.key).await?;
         self.inner.save_if(record, expected).await
+    }
+    async fn save_if_or_current(
+        &self,
+        record: &Record,
+        expected: u64,
+    ) -> Result<SaveIf, StoreError> {
+        self.before_save(&record.key).await?;
+        let answer = self.inner.save_if_or_current(record, expected).await?;
+        if matches!(answer, SaveIf::Lost(_)) {
+            // What a lost save answers is a load.
+            self.loaded(&record.key);
+        }
+        Ok(answer)
     }
     async fn touch_if_live(
         &self,

@@ -587,12 +587,17 @@ async fn a_write_that_lost_a_race_saves_right_after_it_reloads() {
     // The handler takes a while, and the other process writes meanwhile.
     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     s.insert("n", n + 1).await.unwrap();
-    let before = store.writes();
+    let (calls, writes) = (store.calls(), store.writes());
     s.commit().await.expect("saved at its second try");
     assert_eq!(
-        store.writes() - before,
+        store.writes() - writes,
         2,
         "one save lost to the other process, one kept"
+    );
+    assert_eq!(
+        store.calls() - calls,
+        2,
+        "the lost save answered the record it lost to: no load of its own"
     );
 
     let after = with_cookie(&manager, &cookie);

@@ -38,6 +38,7 @@ macro_rules! store_conformance {
             create_never_overwrites,
             every_load_agrees,
             save_is_compare_and_set,
+            a_lost_save_answers_what_a_load_finds,
             tombstones_are_final,
             touch_moves_deadlines_without_a_version,
             user_index_lists_live_sessions_only,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use sessionvault::EndReason;
 use sessionvault::id::StoreKey;
-use sessionvault::store::{Record, RecordState, SessionStore};
+use sessionvault::store::{Record, RecordState, SaveIf, SessionStore};
 
 use super::{fresh_key, next, record, t0};
 
@@ -105,6 +105,66 @@ pub async fn save_is_compare_and_set(store: impl SessionStore) {
             .save_if(&next(missing.clone()), 0)
             .await
             .expect("save missing")
+    );
+    assert_eq!(
+        store.load(&missing.key).await.expect("load"),
+        None,
+        "save never creates"
+    );
+}
+
+/// `save_if_or_current` saves as `save_if` does and, when it does not, answers exactly what a
+/// load finds: the record it lost to, a tombstone, or nothing.
+pub async fn a_lost_save_answers_what_a_load_finds(store: impl SessionStore) {
+    let r = record(None);
+    store.create(&r).await.expect("create");
+    let mut v1 = next(r.clone());
+    v1.user = Some("alice".into());
+    v1.data.insert("a".into(), serde_json::json!(1));
+    assert_eq!(
+        store.save_if_or_current(&v1, 0).await.expect("save v1"),
+        SaveIf::Saved
+    );
+    let listed = store.sessions_for_user("alice").await.expect("list");
+    assert_eq!(
+        listed.iter().map(|s| s.key).collect::<Vec<_>>(),
+        [r.key],
+        "a save that signs a user in files the session under the user"
+    );
+    let stale = next(r.clone());
+    let SaveIf::Lost(Some(current)) = store.save_if_or_current(&stale, 0).await.expect("stale")
+    else {
+        panic!("a stale save must lose, and answer the record it lost to");
+    };
+    let loaded = store.load(&r.key).await.expect("load").expect("present");
+    assert_eq!(*current, loaded);
+    assert_eq!(loaded.version, 1);
+    assert_eq!(loaded.data.get("a"), Some(&serde_json::json!(1)));
+
+    assert!(
+        store
+            .end(&r.key, EndReason::Logout, t0(), Some(1))
+            .await
+            .expect("end")
+    );
+    let tomb = store.load(&r.key).await.expect("load").expect("tombstone");
+    let SaveIf::Lost(Some(answered)) = store
+        .save_if_or_current(&next(tomb.clone()), tomb.version)
+        .await
+        .expect("save over a tombstone")
+    else {
+        panic!("a save over a tombstone must lose, and answer the tombstone");
+    };
+    assert_eq!(*answered, tomb);
+    assert!(!answered.is_live());
+
+    let missing = record(None);
+    assert_eq!(
+        store
+            .save_if_or_current(&next(missing.clone()), 0)
+            .await
+            .expect("save missing"),
+        SaveIf::Lost(None)
     );
     assert_eq!(
         store.load(&missing.key).await.expect("load"),

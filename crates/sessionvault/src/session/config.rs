@@ -92,8 +92,12 @@ impl SessionConfig {
     /// How often a save that lost a race is retried before the request gets an explicit
     /// conflict error. Writers in one process take turns, so races come from other processes
     /// (or a copy that went stale before its turn, which one retry settles). A retry reloads
-    /// the record and saves over it at once; the first goes without a pause, and later ones
-    /// pause before their reload, longer each time (from tens of microseconds to about 13 ms).
+    /// the record and saves over it at once; the first goes without a pause, replaying on the
+    /// record the lost save was answered with ([`SessionStore::save_if_or_current`]), and
+    /// later ones pause before their reload, longer each time (from tens of microseconds to
+    /// about 13 ms).
+    ///
+    /// [`SessionStore::save_if_or_current`]: crate::store::SessionStore::save_if_or_current
     pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self

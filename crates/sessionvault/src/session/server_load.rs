@@ -149,8 +149,20 @@ async fn follow_renewals(
 /// replay its changes on, through a renewal made within its grace period (`via_grace` is
 /// then set). A session ended or replaced meanwhile is an error and is never written again.
 pub(crate) async fn reload(engine: &Engine, state: &mut State, key: StoreKey) -> Result<(), Error> {
+    let found = engine.store.load_shared(&key).await?;
+    reload_from(engine, state, key, found).await
+}
+
+/// [`reload`] from `found`, what the store has under `key` now (as a lost compare-and-set
+/// answered it).
+pub(crate) async fn reload_from(
+    engine: &Engine,
+    state: &mut State,
+    key: StoreKey,
+    found: Option<Arc<Record>>,
+) -> Result<(), Error> {
     let now = engine.now();
-    let found = match engine.store.load_shared(&key).await? {
+    let found = match found {
         Some(found) => Some(follow_renewals(engine, found, now).await?.0),
         None => None,
     };

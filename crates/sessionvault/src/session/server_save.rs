@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::engine::Engine;
-use super::server_load::reload;
+use super::server_load::{reload, reload_from};
 use super::size;
 use super::state::{Loaded, State, Update, apply, blank_record, idle_deadline};
 use super::turns::{Settled, Turn};
@@ -13,7 +13,7 @@ use crate::Error;
 use crate::clock::later;
 use crate::events::SecurityEvent;
 use crate::id::SessionId;
-use crate::store::Record;
+use crate::store::{Record, SaveIf};
 
 /// Creates a fresh record (a new session, or the target of a cycle) under a new ID.
 pub(crate) async fn create_record(
@@ -132,8 +132,28 @@ pub(crate) async fn write(
         } else {
             Some((record.version, next))
         };
+        // Lost a race: pause, then reload and replay on the fresh record (or on the successor
+        // of a renewal within its grace) unless the session is over. The pause comes before
+        // the reload: between a reload and its compare-and-set, another process's write makes
+        // the retry lose again, so nothing waits there. After the first loss, and after the
+        // last try (whose reload tells an ended session from a conflict), nothing waits at
+        // all: the lost compare-and-set answers the record it lost to, which is the reload.
+        let at_once = attempt == 0 || attempt == engine.config.max_retries;
+        // What the lost compare-and-set answered is under the key, when it was asked.
+        let mut current = None;
         if let Some((base, next)) = to_save {
-            if engine.store.save_if(&next, base).await? {
+            let saved_now = if at_once {
+                match engine.store.save_if_or_current(&next, base).await? {
+                    SaveIf::Saved => true,
+                    SaveIf::Lost(found) => {
+                        current = Some(found);
+                        false
+                    }
+                }
+            } else {
+                engine.store.save_if(&next, base).await?
+            };
+            if saved_now {
                 let next = Arc::new(next);
                 turn.saved(&next, std::mem::take(&mut batch));
                 return Ok(saved_as(state, next, saved));
@@ -141,15 +161,15 @@ pub(crate) async fn write(
             // The batch this writer took on is not saved: its writers replay alone.
             drop(std::mem::take(&mut batch));
         }
-        // Lost a race: pause, then reload and replay on the fresh record (or on the successor
-        // of a renewal within its grace) unless the session is over. The pause comes before
-        // the reload: between a reload and its compare-and-set, another process's write makes
-        // the retry lose again, so nothing waits there. After the last try the reload still
-        // runs, to tell an ended session from a conflict, but nothing waits before it.
-        if attempt < engine.config.max_retries {
-            backoff(attempt).await;
+        match current {
+            Some(found) => reload_from(engine, state, key, found).await?,
+            None => {
+                if !at_once {
+                    backoff(attempt).await;
+                }
+                reload(engine, state, key).await?;
+            }
         }
-        reload(engine, state, key).await?;
         if let Loaded::Existing(record) = &mut state.loaded {
             if record.key != key {
                 // Followed a renewal: take turns with this process's writers of the successor.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{Record, SessionStore, StoreError};
+use super::{Record, SaveIf, SessionStore, StoreError};
 use crate::id::{KeyBytes, StoreKey};
 
 #[derive(Default)]
@@ -127,6 +127,21 @@ impl SessionStore for MemoryStore {
                 Ok(true)
             }
             _ => Ok(false),
+        }
+    }
+
+    async fn save_if_or_current(
+        &self,
+        record: &Record,
+        expected_version: u64,
+    ) -> Result<SaveIf, StoreError> {
+        let mut inner = self.lock();
+        match inner.records.get(&record.key) {
+            Some(current) if current.is_live() && current.version == expected_version => {
+                inner.put(record.clone());
+                Ok(SaveIf::Saved)
+            }
+            current => Ok(SaveIf::Lost(current.cloned())),
         }
     }
 

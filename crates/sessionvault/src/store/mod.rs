@@ -202,6 +202,15 @@ impl Record {
     }
 }
 
+/// What [`SessionStore::save_if_or_current`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SaveIf {
+    /// The record was saved.
+    Saved,
+    /// Nothing was saved; what is under the key now, live or tombstone, or `None`.
+    Lost(Option<Arc<Record>>),
+}
+
 /// Storage for server-side sessions.
 ///
 /// A store implements `load`, `create`, `save_if`, `touch_if_live` and `sessions_for_user`;
@@ -214,7 +223,9 @@ impl Record {
 /// rules, which the conformance tests check:
 ///
 /// - `create` never overwrites: it fails when the key exists, live or tombstone.
-/// - `save_if` writes only when the stored record is live and has exactly `expected_version`.
+/// - `save_if` writes only when the stored record is live and has exactly `expected_version`;
+///   `save_if_or_current` writes as `save_if` does and, when it does not, answers what `load`
+///   finds.
 /// - `touch_if_live` and `end` never bring a tombstone back to life.
 /// - Nothing is reported as written unless it was.
 #[async_trait]
@@ -244,6 +255,22 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Replaces the record if the stored one is live and at `expected_version`. `Ok(false)` on
     /// any mismatch (someone else wrote, it ended, or it is gone).
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError>;
+
+    /// [`save_if`](Self::save_if), and when it does not save, what
+    /// [`load_shared`](Self::load_shared) finds under the key right after, for a retry to
+    /// replay on at once. A store that can answer both in one round trip (Redis, whose
+    /// compare-and-set returns the record it lost to) overrides it; the default calls the two
+    /// in turn. A store that wraps another answers through the one it wraps.
+    async fn save_if_or_current(
+        &self,
+        record: &Record,
+        expected_version: u64,
+    ) -> Result<SaveIf, StoreError> {
+        if self.save_if(record, expected_version).await? {
+            return Ok(SaveIf::Saved);
+        }
+        Ok(SaveIf::Lost(self.load_shared(&record.key).await?))
+    }
 
     /// Moves a live record's idle deadline without a version bump. `Ok(false)` when it is not
     /// live.
