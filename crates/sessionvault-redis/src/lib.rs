@@ -54,10 +54,12 @@
 //!
 //! A load is one round trip (`GET`), a save one (a script that compares the header's version
 //! and sets the new value); signing a user in adds one for the index. A save that loses
-//! answers the value it lost to, so the engine's first retry replays on it without a load. Until the earlier names
-//! are turned off, each takes one more when the shorter name holds nothing: for a session
-//! kept under the longer one, a cookie whose session is gone, and, in the cookie modes, each
-//! check of the denylist that finds no entry (most of them). A save or touch of a session
+//! answers the value it lost to, so that the engine's first retry replays on it, and its last
+//! tells an ended session from a conflict, without a load (a session an earlier version kept
+//! as a hash is loaded as before). Until the earlier names are turned off, each takes one
+//! more when the shorter name holds nothing: for a session kept under the longer one, a
+//! cookie whose session is gone, and, in the cookie modes, each check of the denylist that
+//! finds no entry (most of them). A save or touch of a session
 //! under the longer name is then two steps, each atomic on its own key: the first finds
 //! nothing and changes nothing.
 

@@ -28,7 +28,7 @@ local cur = redis.pcall('GET', KEYS[1])
 local user
 if type(cur) == 'table' then
   local h = redis.call('HMGET', KEYS[1], 'v', 'l', 'u')
-  if h[1] ~= ARGV[2] or h[2] ~= '1' then return false end
+  if h[1] ~= ARGV[2] or h[2] ~= '1' then return nil end
   redis.call('DEL', KEYS[1])
   user = h[3] or ''
 else

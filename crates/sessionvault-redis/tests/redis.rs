@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sessionvault::store::SessionStore;
+use sessionvault::store::{SaveIf, SessionStore};
 
 use sessionvault_redis::RedisStore;
 
@@ -239,12 +239,20 @@ async fn touch_then_save_over_its_version(
         Some(touched.clone()),
         "{what}"
     );
-    let mut next = touched;
+    let mut next = touched.clone();
     next.version += 1;
     next.data.insert("n".into(), serde_json::json!(1));
     assert!(
         !store.save_if(&next, r.version + 1).await.expect("save"),
         "{what}: a save over another version misses"
+    );
+    assert_eq!(
+        store
+            .save_if_or_current(&next, r.version + 1)
+            .await
+            .expect("save"),
+        SaveIf::Lost(Some(std::sync::Arc::new(touched))),
+        "{what}: and answers the record it lost to, as a load finds it"
     );
     assert!(
         store.save_if(&next, r.version).await.expect("save"),

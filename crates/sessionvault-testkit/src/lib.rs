@@ -149,7 +149,8 @@ impl<S: SessionStore + Clone> TestStore<S> {
         self.down.store(down, Ordering::SeqCst);
     }
 
-    /// Notes a load of `key`, for [`other_process_writes_in_pauses`](Self::other_process_writes_in_pauses).
+    /// Notes a load of `key`, for
+    /// [`other_process_writes_in_pauses`](Self::other_process_writes_in_pauses).
     fn loaded(&self, key: &StoreKey) {
         *self.last_load.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((*key, tokio::time::Instant::now()));

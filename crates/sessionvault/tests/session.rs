@@ -422,6 +422,13 @@ fn with_cookie(manager: &SessionManager, cookie: &str) -> Session {
     manager.session(IncomingCookie::One(cookie.into()), RequestMeta::default())
 }
 
+/// The cookie of a new session with `n` at 0 in it.
+async fn a_session_with_n_at_0(manager: &SessionManager) -> String {
+    let first = manager.session(IncomingCookie::Absent, RequestMeta::default());
+    first.insert("n", 0).await.unwrap();
+    value_of(&first.commit().await.unwrap().unwrap())
+}
+
 /// Two managers (two processes) over one counting store, and the cookie of a session with
 /// `n` at 0.
 async fn two_processes() -> (
@@ -439,9 +446,7 @@ async fn two_processes() -> (
             .unwrap()
     };
     let (here, there) = (Arc::new(process()), process());
-    let first = here.session(IncomingCookie::Absent, RequestMeta::default());
-    first.insert("n", 0).await.unwrap();
-    let cookie = value_of(&first.commit().await.unwrap().unwrap());
+    let cookie = a_session_with_n_at_0(&here).await;
     (here, there, store, cookie)
 }
 
@@ -570,9 +575,7 @@ async fn shared_with_a_busy_process() -> (TestStore<MemoryStore>, SessionManager
         .with_store(store.clone())
         .build()
         .unwrap();
-    let first = manager.session(IncomingCookie::Absent, RequestMeta::default());
-    first.insert("n", 0).await.unwrap();
-    let cookie = value_of(&first.commit().await.unwrap().unwrap());
+    let cookie = a_session_with_n_at_0(&manager).await;
     (store, manager, cookie)
 }
 
@@ -603,6 +606,61 @@ async fn a_write_that_lost_a_race_saves_right_after_it_reloads() {
     let after = with_cookie(&manager, &cookie);
     assert_eq!(after.get::<i64>("n").await.unwrap(), Some(1));
     assert_eq!(after.get::<i64>("theirs").await.unwrap(), Some(1));
+}
+
+/// Two managers (two processes) with no retries over `store`, and the cookie of a session with
+/// `n` at 0.
+async fn two_processes_without_retries(
+    store: &TestStore<MemoryStore>,
+) -> (SessionManager, SessionManager, String) {
+    let keyring = Keyring::generate().unwrap();
+    let process = || {
+        SessionManager::builder(keyring.clone())
+            .with_store(store.clone())
+            .with_config(SessionConfig::default().with_max_retries(0))
+            .build()
+            .unwrap()
+    };
+    let (here, there) = (process(), process());
+    let cookie = a_session_with_n_at_0(&here).await;
+    (here, there, cookie)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_last_try_that_loses_to_another_write_is_a_conflict_and_saves_nothing() {
+    // The last try's lost compare-and-set answers the record it lost to: live, so the request
+    // gets a conflict, and nothing of its own is saved.
+    let store = TestStore::new(MemoryStore::new());
+    let (here, _there, cookie) = two_processes_without_retries(&store).await;
+    store.other_process_writes_in_pauses();
+    let s = with_cookie(&here, &cookie);
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(0));
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    s.insert("n", 1).await.unwrap();
+    let e = s.commit().await.expect_err("lost its only try");
+    assert!(matches!(e, Error::Conflict), "{e}");
+
+    let after = with_cookie(&here, &cookie);
+    assert_eq!(after.get::<i64>("n").await.unwrap(), Some(0));
+    assert_eq!(after.get::<i64>("theirs").await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn a_last_try_that_loses_to_a_sign_out_reports_the_session_ended() {
+    // The same answer, a tombstone: the session is over, which is not a conflict to retry.
+    let store = TestStore::new(MemoryStore::new());
+    let (here, there, cookie) = two_processes_without_retries(&store).await;
+    let s = with_cookie(&here, &cookie);
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(0));
+    let out = with_cookie(&there, &cookie);
+    out.logout().await.unwrap();
+    out.commit().await.unwrap();
+    s.insert("n", 1).await.unwrap();
+    let e = s.commit().await.expect_err("the session ended under it");
+    assert!(matches!(e, Error::SessionEnded), "{e}");
+
+    let after = with_cookie(&here, &cookie);
+    assert_eq!(after.get::<i64>("n").await.unwrap(), None, "not revived");
 }
 
 #[tokio::test(start_paused = true)]
@@ -646,9 +704,7 @@ async fn writers_in_two_processes_never_lose_an_increment() {
         )
     };
     let processes = [process(), process()];
-    let first = processes[0].session(IncomingCookie::Absent, RequestMeta::default());
-    first.insert("n", 0).await.unwrap();
-    let cookie = value_of(&first.commit().await.unwrap().unwrap());
+    let cookie = a_session_with_n_at_0(&processes[0]).await;
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let manager = Arc::clone(&processes[i % 2]);

@@ -217,7 +217,8 @@ pub enum SaveIf {
 /// everything else is provided. `load_shared` and `try_load_shared` are speed paths for a
 /// store that keeps records in process memory ([`MemoryStore`]): any other store, and any
 /// store that wraps another (to count or time calls), leaves them alone, and every load then
-/// goes through its `load`.
+/// goes through its `load`. A store that wraps another forwards `save_if_or_current` and
+/// `batches_writes` to the one it wraps, so that it keeps the other's round trips.
 ///
 /// Every method is one atomic operation on the backing store. Implementations must keep these
 /// rules, which the conformance tests check:
