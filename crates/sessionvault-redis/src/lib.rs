@@ -59,9 +59,8 @@
 //! as a hash is loaded as before). Until the earlier names are turned off, each takes one
 //! more when the shorter name holds nothing: for a session kept under the longer one, a
 //! cookie whose session is gone, and, in the cookie modes, each check of the denylist that
-//! finds no entry (most of them). A save or touch of a session
-//! under the longer name is then two steps, each atomic on its own key: the first finds
-//! nothing and changes nothing.
+//! finds no entry (most of them). A save or touch of a session under the longer name is then
+//! two steps, each atomic on its own key: the first finds nothing and changes nothing.
 
 mod connection;
 mod layout;

@@ -329,7 +329,7 @@ impl RedisStore {
     }
 
     /// The compare-and-set under the session's name or, when nothing is there, its earlier
-    /// one; a save that signs a user in, out or over files the session under its user.
+    /// one; a save that changes the session's user files it under the new one.
     async fn compare_and_set(
         &self,
         record: &Record,

@@ -234,9 +234,9 @@ fn saved_as(
 
 /// The pause before a retry's reload. After a first loss the retry goes at once (an ID
 /// change's only yields to the tasks ready to run; a save's does not call this): one other
-/// writer got in, and it is done. After more, the pause
-/// grows with each attempt and is jittered within its upper half, so that writers racing
-/// again spread out instead of colliding again.
+/// writer got in, and it is done. After more, the pause grows with each attempt and is
+/// jittered within its upper half, so that writers racing again spread out instead of
+/// colliding again.
 pub(crate) async fn backoff(attempt: u32) {
     if attempt == 0 {
         tokio::task::yield_now().await;

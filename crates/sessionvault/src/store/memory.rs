@@ -81,6 +81,18 @@ impl MemoryStore {
     fn shared(&self, key: &StoreKey) -> Option<Arc<Record>> {
         self.lock().records.get(key).cloned()
     }
+
+    /// `save_if` under the lock, answering what it lost to.
+    fn compare_and_set(&self, record: &Record, expected_version: u64) -> SaveIf {
+        let mut inner = self.lock();
+        match inner.records.get(&record.key) {
+            Some(current) if current.is_live() && current.version == expected_version => {
+                inner.put(record.clone());
+                SaveIf::Saved
+            }
+            current => SaveIf::Lost(current.cloned()),
+        }
+    }
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -120,14 +132,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn save_if(&self, record: &Record, expected_version: u64) -> Result<bool, StoreError> {
-        let mut inner = self.lock();
-        match inner.records.get(&record.key) {
-            Some(current) if current.is_live() && current.version == expected_version => {
-                inner.put(record.clone());
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        Ok(self.compare_and_set(record, expected_version) == SaveIf::Saved)
     }
 
     async fn save_if_or_current(
@@ -135,14 +140,7 @@ impl SessionStore for MemoryStore {
         record: &Record,
         expected_version: u64,
     ) -> Result<SaveIf, StoreError> {
-        let mut inner = self.lock();
-        match inner.records.get(&record.key) {
-            Some(current) if current.is_live() && current.version == expected_version => {
-                inner.put(record.clone());
-                Ok(SaveIf::Saved)
-            }
-            current => Ok(SaveIf::Lost(current.cloned())),
-        }
+        Ok(self.compare_and_set(record, expected_version))
     }
 
     async fn touch_if_live(
