@@ -11,11 +11,17 @@
 //!
 //! # Where the I/O runs
 //!
-//! A connection's I/O tasks run on the runtime that made it, the application's own. A thread
-//! of the store's own for them was measured and dropped: it batched concurrent requests'
-//! commands (half of Redis's CPU per `/read` on one machine), but every command and every
-//! reply then crossed between threads, and on another machine that cost the application more
-//! CPU than it saved Redis (BENCHMARKS.md, "Peers").
+//! A connection's I/O tasks run on the runtime that made it, the application's own. To a
+//! single server or a Sentinel-named master over plain TCP, the store makes the connection
+//! itself, so that each write of it waits one turn of the scheduler: the commands of requests
+//! running together then leave in one write and reach Redis in one read. On tokio's
+//! multi-thread scheduler the connection's writer otherwise runs as soon as a request queues
+//! a command (a task woken by the one running goes next) and sends each command alone; the
+//! wait halved Redis's CPU per request here and cut the application's too (BENCHMARKS.md,
+//! "Peers"). Over TLS and to a cluster, redis-rs makes the connections, and their writes leave
+//! as they are queued. A thread of the store's own for the I/O was measured and dropped: it
+//! batched commands as well, but every command and every reply then crossed between threads,
+//! and on another machine that cost the application more CPU than it saved Redis.
 //!
 //! # Replicas and failover
 //!
@@ -63,6 +69,7 @@
 //! two steps, each atomic on its own key: the first finds nothing and changes nothing.
 
 mod connection;
+mod cork;
 mod layout;
 mod reconnect;
 mod scripts;

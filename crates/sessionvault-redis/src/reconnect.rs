@@ -14,6 +14,7 @@ use redis::aio::MultiplexedConnection;
 use redis::sentinel::SentinelClient;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisResult};
 
+use crate::cork;
 use crate::sentinel::is_read_only;
 use crate::store::TIMEOUT;
 
@@ -88,9 +89,7 @@ impl Reconnecting {
             Source::Server(client) => client.clone(),
             Source::Sentinel(sentinels) => sentinels.async_get_client().await?,
         };
-        let connection = client
-            .get_multiplexed_async_connection_with_config(&self.config)
-            .await?;
+        let connection = cork::connect(&client, &self.config).await?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         *self
             .current

@@ -136,6 +136,74 @@ async fn replica_acks_from_the_url_reach_the_store() {
     assert!(store.create(&record()).await.is_err());
 }
 
+/// The store makes its own TCP connection to a single server (its writes wait a turn, to
+/// leave together): the URL's user, password and database must reach the server through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_urls_user_password_and_database_reach_the_server() {
+    if sessionvault_testkit::skip_requested("redis") {
+        return;
+    }
+    let url = env("SESSIONVAULT_REDIS_URL");
+    let client = redis::Client::open(url.as_str()).expect("url");
+    let redis::ConnectionAddr::Tcp(host, port) = client.get_connection_info().addr().clone() else {
+        panic!("SESSIONVAULT_REDIS_URL is not plain TCP");
+    };
+    let mut admin = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let user = prefix();
+    let password = hex::encode(user.as_bytes());
+    let _: () = query(
+        &mut admin,
+        redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(&user)
+            .arg("on")
+            .arg(format!(">{password}"))
+            .arg("~*")
+            .arg("+@all"),
+    )
+    .await;
+    let with = |password: &str| format!("redis://{user}:{password}@{host}:{port}/9");
+    let prefix = prefix();
+    let r = record();
+    let name = name_of(&prefix, &r.key);
+    let wrong = RedisStore::connect(&with("not-the-password")).await;
+    let right = async {
+        let store = RedisStore::connect(&with(&password))
+            .await?
+            .with_prefix(&prefix)
+            .expect("prefix");
+        assert!(store.create(&r).await.expect("create"));
+        Ok::<_, sessionvault_redis::ConnectError>(store.load(&r.key).await.expect("load"))
+    }
+    .await;
+    let _: i64 = query(&mut admin, redis::cmd("ACL").arg("DELUSER").arg(&user)).await;
+
+    let wrong = wrong.expect_err("the server refuses the password");
+    assert!(!err_mentions(&wrong, "not-the-password"), "{wrong}");
+    assert_eq!(right.expect("connect as the user"), Some(r));
+    let _: () = query(&mut admin, redis::cmd("SELECT").arg(9)).await;
+    let in_9: i64 = query(&mut admin, redis::cmd("EXISTS").arg(&name)).await;
+    let _: () = query(&mut admin, redis::cmd("DEL").arg(&name)).await;
+    let _: () = query(&mut admin, redis::cmd("SELECT").arg(0)).await;
+    let in_0: i64 = query(&mut admin, redis::cmd("EXISTS").arg(&name)).await;
+    assert_eq!((in_9, in_0), (1, 0), "written to database 9 only");
+}
+
+/// Whether `err` or any of its causes says `text`.
+fn err_mentions(err: &dyn std::error::Error, text: &str) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.to_string().contains(text) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 #[tokio::test]
 async fn a_malformed_url_is_a_typed_error_naming_no_password() {
     let err = RedisStore::connect("redis+sentinel://:hunter2@127.0.0.1:1")
