@@ -9,7 +9,11 @@
 # (docs/bench-cpu.svg, by bench/chart). Writes bench/results/peers-latest.json and .md.
 #
 #   scripts/bench.sh peers [--pin] [--duration S] [--rounds R] [--connections C]
-#                          [--no-flask] [--only VARIANT...]
+#                          [--no-flask] [--baseline REV] [--only VARIANT...]
+#
+# --baseline REV also builds bench/servers from the tree at REV and runs each sessionvault
+# variant from both builds in the same rounds: a change against the code it replaces. Such a
+# run writes bench/results/peers-baseline.json and .md instead, with no Flask rows or chart.
 #
 # Defaults: 5 s per run, 2 rounds, 32 connections, unpinned: about 20 minutes on 2 cores. With
 # --pin the servers and store servers run on CPU 0 and wrk on CPU 1.
@@ -19,7 +23,7 @@ cd "$root"
 . scripts/lib/bench.sh
 . scripts/lib/services.sh
 
-pin=0 duration=5 rounds=2 connections=32 flask=1 only=()
+pin=0 duration=5 rounds=2 connections=32 flask=1 baseline="" only=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --pin) pin=1 ;;
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=$2; shift ;;
         --connections) connections=$2; shift ;;
         --no-flask) flask=0 ;;
+        --baseline) baseline=$2; shift ;;
         --only) shift; only=("$@"); break ;;
         *) echo "error: unknown argument $1 (see scripts/bench/peers.sh)" >&2; exit 2 ;;
     esac
@@ -38,19 +43,35 @@ command="scripts/bench.sh peers"
 [ "$rounds" = 2 ] || command+=" --rounds $rounds"
 [ "$connections" = 32 ] || command+=" --connections $connections"
 [ "$flask" = 1 ] || command+=" --no-flask"
+[ -z "$baseline" ] || command+=" --baseline $baseline"
 [ ${#only[@]} = 0 ] || command+=" --only ${only[*]}"
 started=$(date +%s)
 
 sv_bench_need wrk
 sv_bench_need psql postgresql-client
 target=$(sv_bench_target_dir bench/Cargo.toml)
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench-peers.XXXXXX")
+chmod 755 "$work"
+trap 'sv_stop_services; rm -rf "$work"' EXIT
+baseline_args=() out=bench/results/peers-latest
+if [ -n "$baseline" ]; then
+    baseline_rev=$(git rev-parse --short --verify --quiet "$baseline^{commit}") ||
+        { echo "error: --baseline $baseline names no commit" >&2; exit 2; }
+    echo "==> building bench/ at $baseline_rev in release mode into $target" >&2
+    mkdir "$work/baseline-src" "$work/baseline-bin"
+    git archive "$baseline_rev" | tar -x -C "$work/baseline-src"
+    # The same target directory: the dependencies are built once; the binaries are copied out
+    # before this tree's build replaces them.
+    CARGO_TARGET_DIR=$target cargo build --release --locked \
+        --manifest-path "$work/baseline-src/bench/Cargo.toml" -p bench-servers >&2
+    cp "$target/release/sessionvault-axum" "$work/baseline-bin/"
+    baseline_args=(--baseline-bin "$work/baseline-bin" --baseline-rev "$baseline_rev")
+    out=bench/results/peers-baseline flask=0
+fi
 echo "==> building bench/ in release mode into $target" >&2
 CARGO_TARGET_DIR=$target cargo build --release --locked --manifest-path bench/Cargo.toml \
     -p bench-servers -p bench-chart >&2
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/bench-peers.XXXXXX")
-chmod 755 "$work"
-trap 'sv_stop_services; rm -rf "$work"' EXIT
 sv_bench_private_redis "$work"
 redis_port=$SV_BENCH_OUT
 sv_bench_private_redis_cluster "$work"
@@ -73,7 +94,7 @@ python3 scripts/bench/drivers/peers.py --bin "$target/release" \
     --postgres-url "$postgres_url" --postgres-pid "$postgres_pid" \
     --work "$work" --secret-file "$work/secret.key" --seconds "$duration" --rounds "$rounds" \
     --connections "$connections" "${pin_flag[@]}" --commit "$commit" --command "$command" \
-    --json bench/results/peers-latest.json --markdown bench/results/peers-latest.md \
+    --json "$out.json" --markdown "$out.md" "${baseline_args[@]}" \
     ${only:+--only "${only[@]}"}
 
 if [ "$flask" = 1 ]; then
@@ -81,5 +102,9 @@ if [ "$flask" = 1 ]; then
     BENCH_ROUNDS=$rounds BENCH_PIN=$pin bash scripts/bench/flask-app.sh "$duration" "$connections" |
         tee bench/results/flask-latest.md
 fi
-"$target/release/bench-chart" bench/results/peers-latest.json docs/bench-cpu.svg
-echo "wrote bench/results/peers-latest.{json,md} and docs/bench-cpu.svg; wall time $(( $(date +%s) - started )) s" >&2
+if [ -n "$baseline" ]; then
+    echo "wrote $out.{json,md}; wall time $(( $(date +%s) - started )) s" >&2
+    exit 0
+fi
+"$target/release/bench-chart" "$out.json" docs/bench-cpu.svg
+echo "wrote $out.{json,md} and docs/bench-cpu.svg; wall time $(( $(date +%s) - started )) s" >&2

@@ -2,7 +2,8 @@
 
 Usage: peers.py --bin DIR --redis-url URL --redis-pid PID --cluster-seeds H:P,... --cluster-pids
        PID,... --postgres-url URL --postgres-pid PID --work DIR --secret-file PATH [--seconds S]
-       [--rounds R] [--connections C] [--pin] [--only VARIANT...] [--json PATH] [--command CMD]
+       [--rounds R] [--connections C] [--pin] [--baseline-bin DIR --baseline-rev REV]
+       [--only VARIANT...] [--json PATH] [--command CMD]
 
 Every round runs every variant's GET /read and GET /incr under two workloads (one hot session:
 every connection sends the same cookie; many sessions: one session per connection, each request
@@ -11,6 +12,10 @@ the start and in the middle of each round; ratios to bare come from the same rou
 run: requests per second, p50 and p99 latency, server CPU and store CPU per request (user +
 system from /proc, over the measured window only), store commands per request, non-2xx
 responses, and for /incr the increments answered 200 against those found in the sessions after.
+
+With --baseline-bin, every sessionvault variant measured also runs from the servers built at
+another revision (NAME@base, "LABEL, at REV"), in the same rounds: a change against what it
+replaces, side by side.
 """
 
 import argparse
@@ -51,6 +56,9 @@ VARIANTS = {
     "tower-sessions-postgres": ("tower-sessions-axum", "postgres", ["--store", "{postgres}"], "tower-sessions, PostgreSQL"),
 }
 BARE = {"bare-axum", "actix-bare"}
+BASELINE = "@base"
+# Where each variant's binary is: --bin, or --baseline-bin for the NAME@base variants.
+BIN_DIRS = {}
 ENDPOINTS = ("/read", "/incr")
 WORKLOADS = ("hot", "many")
 
@@ -282,7 +290,7 @@ def run_variant(name, stores, a, lua, results, round_no):
         return
     if binary in ("sessionvault-axum", "actix-session") and kind != "memory":
         args += ["--secret-file", a.secret_file]
-    server = Server(os.path.join(a.bin, binary), args, a.pin)
+    server = Server(os.path.join(BIN_DIRS.get(name, a.bin), binary), args, a.pin)
     try:
         for path in ENDPOINTS:
             for workload in (("hot",) if name in BARE else WORKLOADS):
@@ -355,7 +363,9 @@ def markdown(rows, meta):
              f"({meta['seconds']} s per run, {meta['rounds']} rounds, {meta['connections']} connections, "
              f"{'pinned' if meta['pin'] else 'unpinned'}; wall time {meta['wall_seconds']:.0f} s). "
              "CPU is µs per request: server (store server in parentheses); ratio is server + store "
-             "CPU over bare axum's on the same endpoint in the same round.", ""]
+             "CPU over bare axum's on the same endpoint in the same round." +
+             (f" Rows \"at {meta['baseline']}\" are the same servers built at {meta['baseline']}, "
+              "in the same rounds." if meta.get("baseline") else ""), ""]
     for workload, title in (("hot", "One hot session (every connection sends the same cookie)"),
                             ("many", "Many sessions (one per connection)")):
         lines += [f"**{title}**", "",
@@ -409,6 +419,8 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--pin", action="store_true")
+    p.add_argument("--baseline-bin", default="")
+    p.add_argument("--baseline-rev", default="")
     p.add_argument("--only", nargs="*", default=[])
     p.add_argument("--json", required=True)
     p.add_argument("--markdown")
@@ -429,6 +441,12 @@ def main():
     with open(lua, "w") as f:
         f.write(MANY_LUA)
     measured = [v for v in VARIANTS if v not in ("bare-axum",) and (not a.only or v in a.only)]
+    if a.baseline_bin:
+        for name in [v for v in measured if VARIANTS[v][0] == "sessionvault-axum"]:
+            binary, kind, args, label = VARIANTS[name]
+            VARIANTS[name + BASELINE] = (binary, kind, args, f"{label}, at {a.baseline_rev}")
+            BIN_DIRS[name + BASELINE] = a.baseline_bin
+            measured.insert(measured.index(name) + 1, name + BASELINE)
     results = []
     for round_no in range(1, a.rounds + 1):
         shift = (round_no - 1) % len(measured)
@@ -436,12 +454,13 @@ def main():
         half = len(order) // 2
         for name in ["bare-axum"] + order[:half] + ["bare-axum"] + order[half:]:
             run_variant(name, stores, a, lua, results, round_no)
-    rows = summarize(results, ["bare-axum"] + [v for v in VARIANTS if v in measured])
+    rows = summarize(results, ["bare-axum"] + measured)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": a.commit,
         "command": a.command, "seconds": a.seconds, "rounds": a.rounds,
         "connections": a.connections, "pin": a.pin, "wall_seconds": time.monotonic() - started,
         "cpus": os.cpu_count(), "commands_source": stores.commands_source,
+        "baseline": a.baseline_rev or None,
         "wrk": "wrk -t1, one thread, browser User-Agent on every request",
     }
     with open(a.json, "w") as f:
