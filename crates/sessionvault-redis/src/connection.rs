@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use redis::RedisFuture;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::ConnectionLike;
 use redis::cluster_async::ClusterConnection;
 use sessionvault::store::StoreError;
 
@@ -24,7 +24,7 @@ pub(crate) enum Connection {
 /// One connection of any kind, for the commands to run on.
 pub(crate) enum Con {
     Cluster(ClusterConnection),
-    Multiplexed(MultiplexedConnection),
+    Multiplexed(crate::cork::Multiplexed),
 }
 
 impl ConnectionLike for Con {

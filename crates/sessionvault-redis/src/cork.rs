@@ -8,55 +8,136 @@
 //! and wrote once a command. [`Corked`] holds the first write of each flush for one turn: the
 //! writer goes to the back of its worker's queue, the requests ahead of it queue their
 //! commands, and they leave together, as they would on a single-threaded runtime. Each flush
-//! costs one more poll of the writer; a command waits behind the tasks that were ready before
-//! it, which is no longer than the writer would take to get to it with them queued.
+//! costs one more poll of the writer, and the yield may wake an idle worker, which can steal
+//! the writer; a command waits behind the tasks that were ready before it.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ConnectionAddr, RedisResult};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{
+    AsyncConnectionConfig, ConnectionAddr, RedisConnectionInfo, RedisFuture, RedisResult, Value,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
-/// Connects to the server `client` names. A plain TCP connection is made here, so that its
-/// writes go through [`Corked`]; over TLS, redis-rs makes the connection and its writes leave
+/// A multiplexed connection and, when [`connect`] made it, its writer task, which is aborted
+/// when the last clone is dropped (as redis-rs does for the connections it makes), so that a
+/// writer stuck on a server that stopped reading does not outlive its connection.
+#[derive(Clone)]
+pub(crate) struct Multiplexed {
+    connection: MultiplexedConnection,
+    /// Held for its `Drop`.
+    _writer: Option<Arc<AbortOnDrop>>,
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl ConnectionLike for Multiplexed {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, Value> {
+        self.connection.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.connection.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.connection.get_db()
+    }
+}
+
+/// Connects to the server `client` names. A plain TCP connection is made here, racing every
+/// address the host resolves to, as redis-rs does; on a multi-thread runtime its writes go
+/// through [`Corked`] (on a current-thread one a woken task already waits its turn, and the
+/// cork would only add a poll). Other connections (TLS) redis-rs makes, and their writes leave
 /// as they are queued.
 pub(crate) async fn connect(
     client: &redis::Client,
     config: &AsyncConnectionConfig,
-) -> RedisResult<MultiplexedConnection> {
+) -> RedisResult<Multiplexed> {
     let info = client.get_connection_info();
     let ConnectionAddr::Tcp(host, port) = info.addr() else {
-        return client
-            .get_multiplexed_async_connection_with_config(config)
-            .await;
+        return Ok(Multiplexed {
+            connection: client
+                .get_multiplexed_async_connection_with_config(config)
+                .await?,
+            _writer: None,
+        });
     };
-    let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+    let stream = connect_tcp(host, *port).await?;
     stream.set_nodelay(info.tcp_settings().nodelay())?;
-    let (connection, writer) = MultiplexedConnection::new_with_config(
-        info.redis_settings(),
-        Corked::new(stream),
-        config.clone(),
-    )
-    .await?;
-    // The writer ends when the last handle to the connection is dropped: its queue closes.
-    tokio::spawn(writer);
-    Ok(connection)
+    let hold = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
+    over(Corked::new(stream, hold), info.redis_settings(), config).await
 }
 
-/// A stream whose first write after each flush returns `Pending` once, with the task woken.
+/// The first TCP connection made to any of `host`'s addresses.
+async fn connect_tcp(host: &str, port: u16) -> io::Result<TcpStream> {
+    let mut attempts = tokio::task::JoinSet::new();
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        attempts.spawn(TcpStream::connect(addr));
+    }
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    while let Some(attempt) = attempts.join_next().await {
+        match attempt {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = e,
+            Err(e) => last = io::Error::other(e),
+        }
+    }
+    Err(last)
+}
+
+/// A multiplexed connection over `stream`, its writer spawned on the current runtime.
+async fn over<S>(
+    stream: S,
+    settings: &RedisConnectionInfo,
+    config: &AsyncConnectionConfig,
+) -> RedisResult<Multiplexed>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (connection, writer) =
+        MultiplexedConnection::new_with_config(settings, stream, config.clone()).await?;
+    let writer = tokio::spawn(writer).abort_handle();
+    Ok(Multiplexed {
+        connection,
+        _writer: Some(Arc::new(AbortOnDrop(writer))),
+    })
+}
+
+/// A stream whose first write after each flush returns `Pending` once, with the task woken
+/// (unless made not to hold).
+///
+/// It forwards no vectored writes: `poll_write_vectored`'s default goes through `poll_write`,
+/// and the connection's framing writes one contiguous buffer anyway.
 pub(crate) struct Corked<S> {
     inner: S,
-    /// Whether this flush's first write has waited its turn.
+    /// Whether this flush's first write has waited its turn; always, when not holding.
     waited: bool,
+    hold: bool,
 }
 
 impl<S> Corked<S> {
-    pub(crate) fn new(inner: S) -> Self {
+    pub(crate) fn new(inner: S, hold: bool) -> Self {
         Self {
             inner,
-            waited: false,
+            waited: !hold,
+            hold,
         }
     }
 }
@@ -89,7 +170,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Corked<S> {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let flushed = Pin::new(&mut self.inner).poll_flush(cx);
         if flushed.is_ready() {
-            self.waited = false;
+            self.waited = !self.hold;
         }
         flushed
     }
@@ -101,11 +182,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Corked<S> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 
-    use redis::RedisConnectionInfo;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     use super::*;
@@ -160,7 +239,7 @@ mod tests {
     #[test]
     fn the_first_write_after_a_flush_waits_one_turn_and_wakes_its_task() {
         let (client, _server) = tokio::io::duplex(64);
-        let mut corked = Corked::new(client);
+        let mut corked = Corked::new(client, true);
         let wakes = Arc::new(CountWakes::default());
         let waker = std::task::Waker::from(wakes.clone());
         let mut cx = Context::from_waker(&waker);
@@ -189,6 +268,74 @@ mod tests {
             corked.as_mut().poll_write(&mut cx, b"c"),
             Poll::Ready(Ok(1))
         ));
+    }
+
+    #[test]
+    fn a_stream_made_not_to_hold_writes_at_once() {
+        let (client, _server) = tokio::io::duplex(64);
+        let mut plain = Corked::new(client, false);
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut plain = Pin::new(&mut plain);
+        assert!(matches!(
+            plain.as_mut().poll_write(&mut cx, b"a"),
+            Poll::Ready(Ok(1))
+        ));
+        assert!(plain.as_mut().poll_flush(&mut cx).is_ready());
+        assert!(matches!(
+            plain.as_mut().poll_write(&mut cx, b"b"),
+            Poll::Ready(Ok(1))
+        ));
+    }
+
+    /// The writer of a connection whose server stopped reading waits for ever on its flush;
+    /// dropping the connection's last clone ends it.
+    #[tokio::test]
+    async fn the_writer_ends_with_the_last_clone_of_its_connection() {
+        let (client, mut server) = tokio::io::duplex(64);
+        // Answers the connection's set-up, then reads nothing more.
+        let setup = tokio::spawn(async move {
+            let mut pending = Vec::new();
+            let mut buf = [0u8; 256];
+            while pending.is_empty() || one_command(&pending).is_none() {
+                let n = server.read(&mut buf).await.unwrap();
+                pending.extend_from_slice(&buf[..n]);
+            }
+            server
+        });
+        let settings = RedisConnectionInfo::default();
+        let config = AsyncConnectionConfig::new();
+        let connecting = over(Corked::new(client, true), &settings, &config);
+        // redis-rs names itself first (CLIENT SETINFO, answers ignored); answer whatever comes.
+        let (connection, server) = tokio::join!(connecting, async {
+            let mut server = setup.await.unwrap();
+            server.write_all(b"+OK\r\n+OK\r\n").await.unwrap();
+            server
+        });
+        let connection = connection.unwrap();
+        let writer = connection._writer.as_ref().unwrap().0.clone();
+        let mut sending = connection.clone();
+        let big = "x".repeat(4096);
+        let stuck = tokio::spawn(async move {
+            redis::cmd("SET")
+                .arg("k")
+                .arg(big)
+                .query_async::<()>(&mut sending)
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!writer.is_finished(), "the writer waits on the full pipe");
+        stuck.abort();
+        let _ = stuck.await;
+        drop(connection);
+        for _ in 0..100 {
+            if writer.is_finished() {
+                drop(server);
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the writer outlived its connection");
     }
 
     /// A server that answers `+OK` to every command, whatever it is.
@@ -252,20 +399,13 @@ mod tests {
                     inner: client,
                     writes: writes.clone(),
                 };
-                let info = RedisConnectionInfo::default();
-                let config = AsyncConnectionConfig::new();
-                let (connection, writer) = if corked {
-                    let (c, w) =
-                        MultiplexedConnection::new_with_config(&info, Corked::new(counted), config)
-                            .await
-                            .unwrap();
-                    (c, tokio::spawn(w))
-                } else {
-                    let (c, w) = MultiplexedConnection::new_with_config(&info, counted, config)
-                        .await
-                        .unwrap();
-                    (c, tokio::spawn(w))
-                };
+                let connection = over(
+                    Corked::new(counted, corked),
+                    &RedisConnectionInfo::default(),
+                    &AsyncConnectionConfig::new(),
+                )
+                .await
+                .unwrap();
                 let before = writes.load(Ordering::Relaxed);
                 let together = Arc::new(tokio::sync::Barrier::new(REQUESTS));
                 let requests: Vec<_> = (0..REQUESTS)
@@ -284,8 +424,6 @@ mod tests {
                 for request in requests {
                     assert_eq!(request.await.unwrap().unwrap(), "OK");
                 }
-                drop(connection);
-                writer.await.unwrap();
                 writes.load(Ordering::Relaxed) - before
             })
             .await

@@ -13,12 +13,15 @@
 //!
 //! A connection's I/O tasks run on the runtime that made it, the application's own. To a
 //! single server or a Sentinel-named master over plain TCP, the store makes the connection
-//! itself, so that each write of it waits one turn of the scheduler: the commands of requests
-//! running together then leave in one write and reach Redis in one read. On tokio's
-//! multi-thread scheduler the connection's writer otherwise runs as soon as a request queues
-//! a command (a task woken by the one running goes next) and sends each command alone; the
-//! wait halved Redis's CPU per request here and cut the application's too (BENCHMARKS.md,
-//! "Peers"). Over TLS and to a cluster, redis-rs makes the connections, and their writes leave
+//! itself (racing the host's addresses, as redis-rs does), and on a multi-thread runtime the
+//! first write after each flush waits one turn of the scheduler: the commands of requests
+//! running together then leave in one write and reach Redis in one read. Without it the
+//! connection's writer runs as soon as a request queues a command (a task woken by the one
+//! running goes next) and sends each command alone. Measured against the build before, in the
+//! same rounds, the wait halved Redis's CPU per `/read` and cut it by a quarter per
+//! many-session `/incr`; the server's own CPU fell on `/read` and rose on `/incr` in that run
+//! (BENCHMARKS.md, "Peers"). Over TLS and to a cluster, redis-rs makes the connections, and
+//! their writes leave
 //! as they are queued. A thread of the store's own for the I/O was measured and dropped: it
 //! batched commands as well, but every command and every reply then crossed between threads,
 //! and on another machine that cost the application more CPU than it saved Redis.

@@ -10,7 +10,6 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redis::aio::MultiplexedConnection;
 use redis::sentinel::SentinelClient;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisResult};
 
@@ -32,7 +31,7 @@ pub(crate) struct Reconnecting {
     source: tokio::sync::Mutex<Source>,
     /// The connection and a number that tells one connection from the next, so a failure seen
     /// on an old connection does not throw away a newer one.
-    current: Mutex<Option<(u64, MultiplexedConnection)>>,
+    current: Mutex<Option<(u64, cork::Multiplexed)>>,
     generation: AtomicU64,
     config: AsyncConnectionConfig,
     /// Whether `source` is Sentinels, known without taking its lock.
@@ -57,7 +56,7 @@ impl Reconnecting {
         self.sentinel
     }
 
-    fn cached(&self) -> Option<(u64, MultiplexedConnection)> {
+    fn cached(&self) -> Option<(u64, cork::Multiplexed)> {
         self.current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -66,7 +65,7 @@ impl Reconnecting {
 
     /// The connection, made when there is none. A caller waits no longer than [`TIMEOUT`] in
     /// all, the wait for another's attempt included.
-    pub(crate) async fn connection(&self) -> RedisResult<(u64, MultiplexedConnection)> {
+    pub(crate) async fn connection(&self) -> RedisResult<(u64, cork::Multiplexed)> {
         if let Some(found) = self.cached() {
             return Ok(found);
         }
@@ -80,7 +79,7 @@ impl Reconnecting {
             .map_err(|_| RedisError::from((ErrorKind::Io, what)))?
     }
 
-    async fn connect(&self) -> RedisResult<(u64, MultiplexedConnection)> {
+    async fn connect(&self) -> RedisResult<(u64, cork::Multiplexed)> {
         let mut source = self.source.lock().await;
         if let Some(found) = self.cached() {
             return Ok(found);

@@ -136,8 +136,9 @@ async fn replica_acks_from_the_url_reach_the_store() {
     assert!(store.create(&record()).await.is_err());
 }
 
-/// The store makes its own TCP connection to a single server (its writes wait a turn, to
-/// leave together): the URL's user, password and database must reach the server through it.
+/// The store makes its own TCP connection to a single server (on a multi-thread runtime its
+/// writes wait a turn, to leave together): the URL's user, password and database must reach
+/// the server through it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_urls_user_password_and_database_reach_the_server() {
     if sessionvault_testkit::skip_requested("redis") {
@@ -146,14 +147,17 @@ async fn the_urls_user_password_and_database_reach_the_server() {
     let url = env("SESSIONVAULT_REDIS_URL");
     let client = redis::Client::open(url.as_str()).expect("url");
     let redis::ConnectionAddr::Tcp(host, port) = client.get_connection_info().addr().clone() else {
-        panic!("SESSIONVAULT_REDIS_URL is not plain TCP");
+        eprintln!("skipped: SESSIONVAULT_REDIS_URL is not plain TCP, which this test is about");
+        return;
     };
     let mut admin = client
         .get_multiplexed_async_connection()
         .await
         .expect("connect");
     let user = prefix();
-    let password = hex::encode(user.as_bytes());
+    let mut secret = [0u8; 16];
+    getrandom::fill(&mut secret).expect("OS RNG");
+    let password = hex::encode(secret);
     let _: () = query(
         &mut admin,
         redis::cmd("ACL")
