@@ -81,6 +81,42 @@ fn parse_integer(digits: &str) -> Result<i128, IntErrorKind> {
     }
 }
 
+/// serde_json's compact output, but for a time ending in three or more zeros, which it writes
+/// with an exponent (`18e11`): written as offsets from the session's creation, the deadlines
+/// of a session not touched since it began are whole timeouts, and stores keep millions of
+/// such sessions and a sealed cookie carries them on every request. [`Nanos`] reads them back
+/// exactly.
+///
+/// The times are the only `i128`s written ([`Nanos`] always serializes as one; the data's
+/// numbers are `i64`, `u64` or `f64`), so the formatter tells them by their type.
+pub(crate) struct TimesWithExponents;
+
+impl serde_json::ser::Formatter for TimesWithExponents {
+    fn write_i128<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: i128,
+    ) -> std::io::Result<()> {
+        // Every time within some 290 years of 1970 fits an `i64`, where dividing by ten is a
+        // multiplication, not a call.
+        let Ok(mut mantissa) = i64::try_from(value) else {
+            return writer.write_all(itoa::Buffer::new().format(value).as_bytes());
+        };
+        // `100` and `1e2` are as long; from `1000` (`1e3`) the exponent saves a byte or more.
+        if mantissa == 0 || mantissa % 1000 != 0 {
+            return writer.write_all(itoa::Buffer::new().format(mantissa).as_bytes());
+        }
+        let mut exponent = 0u8;
+        while mantissa % 10 == 0 {
+            mantissa /= 10;
+            exponent += 1;
+        }
+        writer.write_all(itoa::Buffer::new().format(mantissa).as_bytes())?;
+        writer.write_all(b"e")?;
+        writer.write_all(itoa::Buffer::new().format(exponent).as_bytes())
+    }
+}
+
 impl<'de> Deserialize<'de> for Nanos {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = <&'de RawValue>::deserialize(deserializer)?;

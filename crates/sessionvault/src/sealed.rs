@@ -21,16 +21,17 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
 use crate::{Error, Keyring};
 
 const VERSION: u8 = 1;
 const NONCE: usize = 24;
+const TAG: usize = 16;
 /// Version byte, nonce and Poly1305 tag.
-const OVERHEAD: usize = 1 + NONCE + 16;
+const OVERHEAD: usize = 1 + NONCE + TAG;
 
 /// Seals and opens cookie values.
 #[derive(Clone)]
@@ -65,20 +66,19 @@ impl SealedCodec {
     pub fn seal(&self, name: &str, plaintext: &[u8]) -> Result<String, Error> {
         let mut nonce = [0u8; NONCE];
         getrandom::fill(&mut nonce).map_err(|_| Error::Random)?;
-        let cipher = XChaCha20Poly1305::new((&*self.keys[0]).into());
-        let ciphertext = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: name.as_bytes(),
-                },
-            )
-            .map_err(|_| Error::Unrepresentable("plaintext too long to seal"))?;
+        // Encrypted where it lies in the value: one buffer, no ciphertext of its own.
         let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
         out.push(VERSION);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
+        out.extend_from_slice(plaintext);
+        let tag = XChaCha20Poly1305::new((&*self.keys[0]).into())
+            .encrypt_inout_detached(
+                &XNonce::from(nonce),
+                name.as_bytes(),
+                (&mut out[1 + NONCE..]).into(),
+            )
+            .map_err(|_| Error::Unrepresentable("plaintext too long to seal"))?;
+        out.extend_from_slice(&tag);
         Ok(URL_SAFE_NO_PAD.encode(out))
     }
 
@@ -90,31 +90,33 @@ impl SealedCodec {
     /// [`Error::Malformed`] for a value that is not a sealed cookie; [`Error::BadSignature`]
     /// when no key opens it (tampered, another cookie's, or a retired key).
     pub fn open(&self, name: &str, value: &str) -> Result<(Vec<u8>, usize), Error> {
-        let bytes = URL_SAFE_NO_PAD
+        let mut bytes = URL_SAFE_NO_PAD
             .decode(value)
             .map_err(|_| Error::malformed("sealed cookie is not base64url"))?;
         if bytes.len() < OVERHEAD || bytes[0] != VERSION {
             return Err(Error::malformed("not a sealed cookie of a known version"));
         }
-        let nonce = <&XNonce>::try_from(&bytes[1..1 + NONCE])
+        let end = bytes.len() - TAG;
+        let (head, rest) = bytes.split_at_mut(1 + NONCE);
+        let (ciphertext, tag) = rest.split_at_mut(end - head.len());
+        let nonce = <&XNonce>::try_from(&head[1..])
             .map_err(|_| Error::malformed("not a sealed cookie of a known version"))?;
-        let ciphertext = &bytes[1 + NONCE..];
-        self.keys
+        let tag = <&Tag>::try_from(&*tag)
+            .map_err(|_| Error::malformed("not a sealed cookie of a known version"))?;
+        // Decrypted in place. The tag is checked before anything is decrypted, so a key that
+        // fails leaves the ciphertext as it was for the next one.
+        let key = self
+            .keys
             .iter()
-            .enumerate()
-            .find_map(|(i, key)| {
+            .position(|key| {
                 XChaCha20Poly1305::new((&**key).into())
-                    .decrypt(
-                        nonce,
-                        Payload {
-                            msg: ciphertext,
-                            aad: name.as_bytes(),
-                        },
-                    )
-                    .ok()
-                    .map(|plain| (plain, i))
+                    .decrypt_inout_detached(nonce, name.as_bytes(), (&mut *ciphertext).into(), tag)
+                    .is_ok()
             })
-            .ok_or(Error::BadSignature)
+            .ok_or(Error::BadSignature)?;
+        bytes.truncate(end);
+        bytes.drain(..1 + NONCE);
+        Ok((bytes, key))
     }
 }
 
@@ -173,6 +175,37 @@ mod tests {
         assert_ne!(sealed, codec.seal("__Host-session", b"{\"a\":1}").unwrap());
     }
 
+    /// Sealed in place, the value is what the one-shot AEAD makes and opens: cookies sealed
+    /// either way open either way.
+    #[test]
+    fn in_place_sealing_is_the_one_shot_aead_format() {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let keyring = Keyring::generate().unwrap();
+        let codec = SealedCodec::new(&keyring);
+        let cipher = XChaCha20Poly1305::new((&*codec.keys[0]).into());
+        let plaintext = b"[2,null,null,1,0,18e11,432e11,null,0,{\"n\":1}]";
+        let payload = |msg| Payload { msg, aad: b"n" };
+
+        let bytes = URL_SAFE_NO_PAD
+            .decode(codec.seal("n", plaintext).unwrap())
+            .unwrap();
+        assert_eq!(bytes.len(), OVERHEAD + plaintext.len());
+        let nonce = XNonce::try_from(&bytes[1..1 + NONCE]).unwrap();
+        let opened = cipher
+            .decrypt(&nonce, payload(&bytes[1 + NONCE..]))
+            .unwrap();
+        assert_eq!(opened, plaintext);
+
+        let nonce = XNonce::from([7u8; NONCE]);
+        let mut one_shot = vec![VERSION];
+        one_shot.extend_from_slice(&nonce);
+        one_shot.extend(cipher.encrypt(&nonce, payload(plaintext)).unwrap());
+        let value = URL_SAFE_NO_PAD.encode(one_shot);
+        assert_eq!(codec.open("n", &value).unwrap(), (plaintext.to_vec(), 0));
+    }
+
+    /// The current key is tried first and fails, in place: the ciphertext must be left as it
+    /// was for the fallback key to open.
     #[test]
     fn rotation_keeps_old_cookies_readable() {
         let old = Keyring::generate().unwrap();

@@ -1,11 +1,15 @@
 //! What a cookie-held session carries besides its data, and how each cookie format writes it.
 //!
 //! A Flask cookie keeps [`Meta`] as a JSON object under one key of the session, where a Flask
-//! app sharing the session sees readable fields. A sealed cookie's plaintext is a JSON array,
-//! the metadata in a fixed order with times as nanoseconds since the epoch, then the data: no
-//! field names, no RFC 3339 dates to parse, no buffering of the object by serde's `flatten`,
-//! on every request. Cookies sealed in the earlier object layout still open, and are sealed as
-//! an array at their next write.
+//! app sharing the session sees readable fields. A sealed cookie's plaintext is a JSON array:
+//! the layout's number, the metadata in a fixed order, then the data. No field names, no RFC
+//! 3339 dates to parse, no buffering of the object by serde's `flatten`, on every request. Its
+//! times are nanoseconds, the creation time since the epoch and the others as offsets from it,
+//! whole timeouts with an exponent, as the stores' compact encoding writes them: a fresh
+//! session's deadlines are `18e11` where they were twenty digits, and every byte less is less
+//! to decode, authenticate and decrypt. Cookies sealed in the two earlier layouts (an array of
+//! times since the epoch, an object) still open, and are sealed in this one at their next
+//! write.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +17,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::nanos::Nanos;
+use crate::nanos::{Nanos, TimesWithExponents};
 
 pub(crate) type Data = BTreeMap<String, serde_json::Value>;
 
@@ -43,22 +47,42 @@ struct SealedObject {
     data: Data,
 }
 
-/// The sealed plaintext as it is written: user, sign-in time, created, last seen, idle and
-/// absolute deadlines, denylist ID, identity issued, data.
+/// The number the sealed plaintext's layout starts with. The earlier array starts with the
+/// user, `null` or a string, so the two are told apart by the first byte after the bracket.
+const LAYOUT: u8 = 2;
+
+/// The sealed plaintext as it is written: the layout, user, sign-in time, created, last seen,
+/// idle and absolute deadlines, denylist ID, identity issued, data; every time but the
+/// creation an offset from it.
 type SealedArray<'a> = (
+    u8,
     Option<&'a str>,
-    Option<i128>,
-    i128,
-    i128,
-    i128,
-    i128,
+    Option<Nanos>,
+    Nanos,
+    Nanos,
+    Nanos,
+    Nanos,
     Option<&'a str>,
-    Option<i128>,
+    Option<Nanos>,
     &'a Data,
 );
 
 /// The sealed plaintext as it is read.
 type SealedArrayOwned = (
+    u8,
+    Option<String>,
+    Option<Nanos>,
+    Nanos,
+    Nanos,
+    Nanos,
+    Nanos,
+    Option<String>,
+    Option<Nanos>,
+    Data,
+);
+
+/// The earlier array: the same fields without the layout's number, every time since the epoch.
+type EpochArray = (
     Option<String>,
     Option<Nanos>,
     Nanos,
@@ -72,43 +96,89 @@ type SealedArrayOwned = (
 
 /// The plaintext a sealed cookie holds for `meta` and `data`.
 pub(crate) fn seal_plaintext(meta: &Meta, data: &Data) -> Result<Vec<u8>, Error> {
+    let created = meta.created.as_nanosecond();
+    // Both ends are within jiff's range, so the difference fits an `i128` with room to spare.
+    let offset = |t: Timestamp| Nanos(t.as_nanosecond() - created);
     let array: SealedArray<'_> = (
+        LAYOUT,
         meta.user.as_deref(),
-        meta.auth_time.map(Timestamp::as_nanosecond),
-        meta.created.as_nanosecond(),
-        meta.last_seen.as_nanosecond(),
-        meta.idle.as_nanosecond(),
-        meta.absolute.as_nanosecond(),
+        meta.auth_time.map(offset),
+        Nanos(created),
+        offset(meta.last_seen),
+        offset(meta.idle),
+        offset(meta.absolute),
         meta.sid.as_deref(),
-        meta.issued.map(Timestamp::as_nanosecond),
+        meta.issued.map(offset),
         data,
     );
-    serde_json::to_vec(&array)
-        .map_err(|_| Error::Unrepresentable("session data is not serializable"))
+    let mut out = Vec::with_capacity(128 + data.len() * 32);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, TimesWithExponents);
+    array
+        .serialize(&mut serializer)
+        .map_err(|_| Error::Unrepresentable("session data is not serializable"))?;
+    Ok(out)
 }
 
-/// The metadata and data of a sealed cookie's plaintext, in either layout; `None` for
-/// anything else. The plaintext is authenticated, but a key shared with another program could
-/// still seal nonsense: it is refused, never a panic.
+/// The metadata and data of a sealed cookie's plaintext, in any layout; `None` for anything
+/// else. The plaintext is authenticated, but a key shared with another program could still
+/// seal nonsense: it is refused, never a panic.
 pub(crate) fn open_plaintext(plain: &[u8]) -> Option<(Meta, Data)> {
-    if plain.first() != Some(&b'[') {
-        let SealedObject { meta, data } = serde_json::from_slice(plain).ok()?;
-        return Some((meta, data));
+    match plain {
+        [b'[', first, ..] if first.is_ascii_digit() => open_offsets(plain),
+        [b'[', ..] => open_epoch_array(plain),
+        _ => {
+            let SealedObject { meta, data } = serde_json::from_slice(plain).ok()?;
+            Some((meta, data))
+        }
     }
-    let (user, auth_time, created, last_seen, idle, absolute, sid, issued, data): SealedArrayOwned =
+}
+
+/// A time of the plaintext; `None` out of range.
+fn at(nanos: i128) -> Option<Timestamp> {
+    Timestamp::from_nanosecond(nanos).ok()
+}
+
+/// `Some(None)` for no time, `Some(Some(t))` for one, `None` for one out of range.
+fn maybe(
+    nanos: Option<Nanos>,
+    at: impl Fn(Nanos) -> Option<Timestamp>,
+) -> Option<Option<Timestamp>> {
+    nanos.map_or(Some(None), |nanos| at(nanos).map(Some))
+}
+
+fn open_offsets(plain: &[u8]) -> Option<(Meta, Data)> {
+    let (layout, user, auth_time, created, last_seen, idle, absolute, sid, issued, data): SealedArrayOwned =
         serde_json::from_slice(plain).ok()?;
-    let at = |nanos: Nanos| Timestamp::from_nanosecond(nanos.0).ok();
-    // `Some(None)` for no time, `None` for one out of range.
-    let maybe_at = |nanos: Option<Nanos>| nanos.map_or(Some(None), |nanos| at(nanos).map(Some));
+    if layout != LAYOUT {
+        return None;
+    }
+    let since = |offset: Nanos| created.0.checked_add(offset.0).and_then(at);
     let meta = Meta {
         user,
-        auth_time: maybe_at(auth_time)?,
-        created: at(created)?,
-        last_seen: at(last_seen)?,
-        idle: at(idle)?,
-        absolute: at(absolute)?,
+        auth_time: maybe(auth_time, since)?,
+        created: at(created.0)?,
+        last_seen: since(last_seen)?,
+        idle: since(idle)?,
+        absolute: since(absolute)?,
         sid,
-        issued: maybe_at(issued)?,
+        issued: maybe(issued, since)?,
+    };
+    Some((meta, data))
+}
+
+fn open_epoch_array(plain: &[u8]) -> Option<(Meta, Data)> {
+    let (user, auth_time, created, last_seen, idle, absolute, sid, issued, data): EpochArray =
+        serde_json::from_slice(plain).ok()?;
+    let epoch = |nanos: Nanos| at(nanos.0);
+    let meta = Meta {
+        user,
+        auth_time: maybe(auth_time, epoch)?,
+        created: epoch(created)?,
+        last_seen: epoch(last_seen)?,
+        idle: epoch(idle)?,
+        absolute: epoch(absolute)?,
+        sid,
+        issued: maybe(issued, epoch)?,
     };
     Some((meta, data))
 }
@@ -148,6 +218,62 @@ mod tests {
         }
     }
 
+    /// A fresh session as the cookie modes make one: seen at creation, deadlines whole
+    /// timeouts (30 minutes idle, 12 hours absolute) after it.
+    fn fresh() -> Meta {
+        let created = Timestamp::new(1_700_000_000, 123_456_789).expect("in range");
+        let after = |s: i64| created + jiff::SignedDuration::from_secs(s);
+        Meta {
+            user: None,
+            auth_time: None,
+            created,
+            last_seen: created,
+            idle: after(1_800),
+            absolute: after(43_200),
+            sid: None,
+            issued: Some(created),
+        }
+    }
+
+    #[test]
+    fn a_fresh_sessions_times_are_short_offsets() {
+        let data: Data = [("n".to_owned(), serde_json::json!(1000))].into();
+        let plain = seal_plaintext(&fresh(), &data).expect("plaintext");
+        assert_eq!(
+            std::str::from_utf8(&plain).expect("text"),
+            r#"[2,null,null,1700000000123456789,0,18e11,432e11,null,0,{"n":1000}]"#
+        );
+        let (back, _) = open_plaintext(&plain).expect("opens");
+        assert!(same(&back, &fresh()));
+    }
+
+    #[test]
+    fn a_cookie_sealed_in_the_earlier_array_layout_still_opens() {
+        let m = meta(Some("dave"));
+        let n = |t: Timestamp| t.as_nanosecond().to_string();
+        let plain = format!(
+            r#"["dave",{},{},{},{},{},"c2lk",{},{{"n":3}}]"#,
+            n(m.auth_time.expect("signed in")),
+            n(m.created),
+            n(m.last_seen),
+            n(m.idle),
+            n(m.absolute),
+            n(m.issued.expect("issued")),
+        );
+        let (back, data) = open_plaintext(plain.as_bytes()).expect("opens");
+        assert!(same(&back, &m));
+        assert_eq!(data["n"], serde_json::json!(3));
+        // Written again, it takes the offsets' layout, and is shorter.
+        let again = seal_plaintext(&back, &data).expect("plaintext");
+        assert!(again.starts_with(b"[2,"));
+        assert!(
+            again.len() + 30 < plain.len(),
+            "{} against {}",
+            again.len(),
+            plain.len()
+        );
+    }
+
     #[test]
     fn a_cookie_sealed_in_the_earlier_object_layout_still_opens() {
         let m = meta(Some("bob"));
@@ -178,6 +304,15 @@ mod tests {
             "[null,null,1,2,3]".to_owned(),
             format!("[null,null,{max},0,0,0,null,null,{{}}]"),
             "[null,null,0,0,0,0,null,null,[]]".to_owned(),
+            // The offsets' layout: another layout's number, a creation out of range, offsets
+            // that overflow or leave the range, a missing field.
+            "[3,null,null,0,0,0,0,null,0,{}]".to_owned(),
+            format!("[2,null,null,{max},0,0,0,null,0,{{}}]"),
+            format!("[2,null,null,1,0,{max},0,null,0,{{}}]"),
+            format!("[2,null,null,-1,0,0,-{max},null,0,{{}}]"),
+            format!("[2,null,null,1700000000000000000,0,0,0,null,{max},{{}}]"),
+            "[2,null,null,0,0,0,0,null,{}]".to_owned(),
+            "[2,null,\"a\",0,0,0,0,null,0,{}]".to_owned(),
             "{\"data\":{}}".to_owned(),
         ] {
             assert!(open_plaintext(plain.as_bytes()).is_none(), "{plain}");

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use super::{Record, RecordState, StoreError, packed_agent};
 use crate::events::EndReason;
 use crate::id::StoreKey;
-use crate::nanos::Nanos;
+use crate::nanos::{Nanos, TimesWithExponents};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -116,40 +116,6 @@ pub(crate) fn encode(record: &Record, out: &mut Vec<u8>) -> Result<(), StoreErro
     out.reserve(size_hint(record));
     let mut serializer = serde_json::Serializer::with_formatter(out, TimesWithExponents);
     compact.serialize(&mut serializer).map_err(StoreError::new)
-}
-
-/// serde_json's compact output, but for a time ending in three or more zeros, which it writes
-/// with an exponent (`18e11`): the deadlines of a session not touched since it began are whole
-/// timeouts, and stores keep millions of such sessions. [`Nanos`] reads them back exactly.
-///
-/// The times are the record's only `i128`s ([`Nanos`] always serializes as one; the data's
-/// numbers are `i64`, `u64` or `f64`), so the formatter tells them by their type.
-struct TimesWithExponents;
-
-impl serde_json::ser::Formatter for TimesWithExponents {
-    fn write_i128<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        value: i128,
-    ) -> std::io::Result<()> {
-        // Every time within some 290 years of 1970 fits an `i64`, where dividing by ten is a
-        // multiplication, not a call.
-        let Ok(mut mantissa) = i64::try_from(value) else {
-            return writer.write_all(itoa::Buffer::new().format(value).as_bytes());
-        };
-        // `100` and `1e2` are as long; from `1000` (`1e3`) the exponent saves a byte or more.
-        if mantissa == 0 || mantissa % 1000 != 0 {
-            return writer.write_all(itoa::Buffer::new().format(mantissa).as_bytes());
-        }
-        let mut exponent = 0u8;
-        while mantissa % 10 == 0 {
-            mantissa /= 10;
-            exponent += 1;
-        }
-        writer.write_all(itoa::Buffer::new().format(mantissa).as_bytes())?;
-        writer.write_all(b"e")?;
-        writer.write_all(itoa::Buffer::new().format(exponent).as_bytes())
-    }
 }
 
 /// About what `record`'s encoding takes: its strings, eight times of up to 20 digits and the
