@@ -5,13 +5,19 @@
 #
 #   scripts/bench.sh scale [--sizes 1000,100000,1000000] [--stores redis,postgres,sqlite]
 #                          [--libraries sessionvault,tower-sessions] [--duration 5]
-#                          [--connections 32] [--cookies 10000] [--bytes-only] [--no-build]
+#                          [--rounds 2] [--connections 32] [--cookies 10000] [--bytes-only]
+#                          [--no-build]
 #
-# For each size, store and library: empty the store, bulk-load N sessions {"n": 0} with
-# bench/loader (through the library's own store API), measure the bytes they take, start the
+# For each store: for each library and size, bulk-load N sessions {"n": 0} with bench/loader
+# (through the library's own store API) into a store of their own (a Redis database, a
+# PostgreSQL database, an SQLite file), and measure the bytes they take. Then, in each round,
+# for each library and size (in an order that rotates from round to round), start the
 # library's bench server on that store and run wrk on GET /read and GET /incr, with every
 # request as a random one of `--cookies` pre-loaded sessions ("many") and as one session
-# ("hot"). Prints Markdown tables; the raw rows go to $OUT_DIR/scale.tsv.
+# ("hot"). The sizes' runs interleave, so that a p99 at a million and at a thousand come from
+# the same minutes of this shared machine; the tables give medians over the rounds, and each
+# p99 ratio is the median of the rounds' own. Prints Markdown tables; the raw rows go to
+# $OUT_DIR/scale.tsv.
 # Targets (issue 22): p99 at 1,000,000 within 10% of p99 at 1,000; at most 250 bytes of Redis
 # memory per small session.
 set -euo pipefail
@@ -21,6 +27,7 @@ SIZES=1000,100000,1000000
 STORES=redis,postgres,sqlite
 LIBRARIES=sessionvault,tower-sessions
 DURATION=5
+ROUNDS=2
 CONNECTIONS=32
 COOKIES=10000
 BYTES_ONLY=0
@@ -31,11 +38,12 @@ while [ $# -gt 0 ]; do
         --stores) STORES=$2; shift 2 ;;
         --libraries) LIBRARIES=$2; shift 2 ;;
         --duration) DURATION=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
         --connections) CONNECTIONS=$2; shift 2 ;;
         --cookies) COOKIES=$2; shift 2 ;;
         --bytes-only) BYTES_ONLY=1; shift ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -114,20 +122,38 @@ start_postgres() {
     echo "private PostgreSQL on 127.0.0.1:$PG_PORT"
 }
 
-# An empty store for one run; sets STORE_URL.
+# The store of one library's sessions at one size, emptied; sets STORE_URL, and REDIS_DB,
+# PG_DB or SQLITE_FILE. Each (library, size) has its own, so that all of a store's sizes are
+# loaded at once and their runs can interleave.
 fresh_store() {
-    local store=$1 size=$2 library=$3
+    local store=$1 size=$2 library=$3 index=$4
     case $store in
         redis)
-            redis-cli -p "$REDIS_PORT" flushall >/dev/null
-            STORE_URL="redis://127.0.0.1:$REDIS_PORT/0" ;;
+            REDIS_DB=$index
+            redis-cli -p "$REDIS_PORT" -n "$REDIS_DB" flushdb >/dev/null
+            STORE_URL="redis://127.0.0.1:$REDIS_PORT/$REDIS_DB" ;;
         postgres)
-            "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
-            STORE_URL="postgres://postgres@127.0.0.1:$PG_PORT/bench" ;;
+            PG_DB="bench_${library//-/_}_$size"
+            "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB"
+            STORE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$PG_DB" ;;
         sqlite)
             SQLITE_FILE="$WORK/$library-$size.db"
             rm -f "$SQLITE_FILE"*
             STORE_URL="sqlite:$SQLITE_FILE" ;;
+    esac
+}
+
+# Drops a store's sessions once its runs are done, so that the next store's have the machine's
+# memory and disk to themselves.
+drop_store() {
+    case $1 in
+        redis) redis-cli -p "$REDIS_PORT" flushall >/dev/null ;;
+        postgres)
+            local db
+            for db in $("${PSQL[@]}" -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'bench\_%'"); do
+                "${PSQL[@]}" -d postgres -c "DROP DATABASE $db"
+            done ;;
+        sqlite) rm -f "$WORK"/*.db "$WORK"/*.db-wal "$WORK"/*.db-shm ;;
     esac
 }
 
@@ -144,16 +170,16 @@ measure_bytes() {
             local after sample
             after=$(redis_used_memory)
             # head closes the scan early; that is not a failure.
-            sample=$({ redis-cli -p "$REDIS_PORT" --scan || true; } | head -n 200 |
-                while read -r key; do redis-cli -p "$REDIS_PORT" memory usage "$key" samples 0; done |
+            sample=$({ redis-cli -p "$REDIS_PORT" -n "$REDIS_DB" --scan || true; } | head -n 200 |
+                while read -r key; do redis-cli -p "$REDIS_PORT" -n "$REDIS_DB" memory usage "$key" samples 0; done |
                 awk '{ s += $1; n++ } END { printf "%.0f", n ? s / n : 0 }')
             BYTES="$(( (after - before) / size ))"
-            BYTES_DETAIL="used_memory delta/N $BYTES; MEMORY USAGE mean $sample; keys $(redis-cli -p "$REDIS_PORT" dbsize)"
+            BYTES_DETAIL="used_memory delta/N $BYTES; MEMORY USAGE mean $sample; keys $(redis-cli -p "$REDIS_PORT" -n "$REDIS_DB" dbsize)"
             ;;
         postgres)
             local row
-            "${PSQL[@]}" -d bench -c "VACUUM ANALYZE" >/dev/null
-            row=$("${PSQL[@]}" -d bench -F ' ' -c "
+            "${PSQL[@]}" -d "$PG_DB" -c "VACUUM ANALYZE" >/dev/null
+            row=$("${PSQL[@]}" -d "$PG_DB" -F ' ' -c "
                 SELECT sum(pg_total_relation_size(c.oid)), sum(pg_table_size(c.oid)),
                        sum(pg_indexes_size(c.oid))
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -198,11 +224,11 @@ stop_server() {
 
 # One wrk run; appends a row to the TSV.
 run_wrk() {
-    local size=$1 store=$2 library=$3 endpoint=$4 workload=$5
+    local size=$1 store=$2 library=$3 endpoint=$4 workload=$5 round=$6
     local server0 store0 out
     server0=$(cpu_ticks "$SERVER_PID")
     store0=$([ "$store" = redis ] && cpu_ticks "$REDIS_PID" || echo 0)
-    out=$(SCALE_COOKIES=$WORK/cookies SCALE_WORKLOAD=$workload SCALE_USER_AGENT=$USER_AGENT \
+    out=$(SCALE_COOKIES=$WORK/cookies-$library-$size SCALE_WORKLOAD=$workload SCALE_USER_AGENT=$USER_AGENT \
         wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/scripts/bench/scale.lua" \
         "$SERVER_URL/$endpoint" | grep '^SCALE ')
     local server1 store1 tick
@@ -214,9 +240,9 @@ run_wrk() {
     server_us=$(awk -v d=$((server1 - server0)) -v t="$tick" -v r="$requests" 'BEGIN { printf "%.1f", r ? d * 1e6 / t / r : 0 }')
     store_us=$(awk -v d=$((store1 - store0)) -v t="$tick" -v r="$requests" 'BEGIN { printf "%.1f", r ? d * 1e6 / t / r : 0 }')
     [ "$store" = redis ] || store_us="—"
-    printf 'latency\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\n' "$size" "$store" "$library" \
+    printf 'latency\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$store" "$library" \
         "$endpoint" "$workload" "$(awk -v r="$requests" -v s="$seconds" 'BEGIN { print r / s }')" \
-        "$p50_us" "$p99_us" "$server_us" "$store_us" "$((errors + non2xx))" >>"$TSV"
+        "$p50_us" "$p99_us" "$server_us" "$store_us" "$((errors + non2xx))" "$round" >>"$TSV"
     printf '  %-5s %-4s  p50 %6s µs  p99 %6s µs  server %6s µs/req  store %5s µs/req  errors+non2xx %s\n' \
         "/$endpoint" "$workload" "$p50_us" "$p99_us" "$server_us" "$store_us" "$((errors + non2xx))"
 }
@@ -238,6 +264,7 @@ main() {
             }
         done
     fi
+    declare -A URLS
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/secret"
     : >"$TSV"
     IFS=, read -r -a sizes <<<"$SIZES"
@@ -252,12 +279,16 @@ main() {
             *) echo "unknown store: $store" >&2; exit 2 ;;
         esac
     done
-    local size library
-    for size in "${sizes[@]}"; do
-        for store in "${stores[@]}"; do
-            for library in "${libraries[@]}"; do
-                echo "== $size sessions, $store, $library"
-                fresh_store "$store" "$size" "$library"
+    local size library store_index
+    for store in "${stores[@]}"; do
+        # Every library's sessions at every size, each in a store of its own.
+        store_index=0
+        for library in "${libraries[@]}"; do
+            for size in "${sizes[@]}"; do
+                store_index=$((store_index + 1))
+                echo "== loading $size sessions, $store, $library"
+                fresh_store "$store" "$size" "$library" "$store_index"
+                URLS["$library-$size"]=$STORE_URL
                 local before=0 t0 t1 load_s rate
                 [ "$store" = redis ] && before=$(redis_used_memory)
                 # SQLite takes one writer at a time: more in flight only wait on its lock and
@@ -268,7 +299,7 @@ main() {
                 "$BIN/loader" --library "$library" --store "$STORE_URL" --count "$size" \
                     --concurrency "$in_flight" \
                     --secret-file "$WORK/secret" --user-agent "$USER_AGENT" \
-                    --print-cookies "$COOKIES" --cookies-file "$WORK/cookies"
+                    --print-cookies "$COOKIES" --cookies-file "$WORK/cookies-$library-$size"
                 t1=$(date +%s.%N)
                 load_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
                 rate=$(awk -v n="$size" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
@@ -276,17 +307,30 @@ main() {
                 echo "  loaded in $load_s s ($rate/s); bytes per session: $BYTES_DETAIL"
                 printf 'bytes\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$store" "$library" \
                     "$load_s" "$rate" "$BYTES" "$BYTES_DETAIL" >>"$TSV"
-                [ "$BYTES_ONLY" = 1 ] && continue
-                start_server "$library"
-                local endpoint workload
-                for endpoint in read incr; do
-                    for workload in many hot; do
-                        run_wrk "$size" "$store" "$library" "$endpoint" "$workload"
-                    done
-                done
-                stop_server
             done
         done
+        if [ "$BYTES_ONLY" = 0 ]; then
+            local round offset order endpoint workload
+            for round in $(seq "$ROUNDS"); do
+                # The sizes' order rotates, so that no size always runs first or last.
+                offset=$(( (round - 1) % ${#sizes[@]} ))
+                order=("${sizes[@]:offset}" "${sizes[@]:0:offset}")
+                for library in "${libraries[@]}"; do
+                    for size in "${order[@]}"; do
+                        echo "== round $round of $ROUNDS: $size sessions, $store, $library"
+                        STORE_URL=${URLS["$library-$size"]}
+                        start_server "$library"
+                        for endpoint in read incr; do
+                            for workload in many hot; do
+                                run_wrk "$size" "$store" "$library" "$endpoint" "$workload" "$round"
+                            done
+                        done
+                        stop_server
+                    done
+                done
+            done
+        fi
+        drop_store "$store"
     done
     report
     echo
@@ -302,20 +346,51 @@ report() {
     awk -F'\t' '$1 == "bytes" { printf "| %s | %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7, $8 }' "$TSV"
     [ "$BYTES_ONLY" = 1 ] && return 0
     echo
-    echo "### Latency by live sessions (p99 ratio: to the smallest size's, same row otherwise)"
+    echo "### Latency by live sessions ($ROUNDS interleaved rounds: medians; p99 ratio: the median of each round's ratio to the smallest size's, with their range)"
     echo
     echo "| sessions | store | library | endpoint | workload | req/s | p50 µs | p99 µs | p99 / smallest | server µs/req | Redis µs/req | errors |"
     echo "|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    awk -F'\t' -v small="${SIZES%%,*}" '
-        $1 == "latency" { key = $3 "|" $4 "|" $5 "|" $6; if ($2 == small) base[key] = $9; rows[++n] = $0 }
-        END {
-            for (i = 1; i <= n; i++) {
-                split(rows[i], f, "\t"); key = f[3] "|" f[4] "|" f[5] "|" f[6]
-                ratio = (key in base && base[key] > 0) ? sprintf("%.2f", f[9] / base[key]) : "—"
-                printf "| %s | %s | %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-                    f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], ratio, f[10], f[11], f[12]
-            }
-        }' "$TSV"
+    python3 - "$TSV" "${SIZES%%,*}" <<'PY'
+import statistics, sys
+from collections import defaultdict
+
+tsv, smallest = sys.argv[1], sys.argv[2]
+runs = defaultdict(list)  # (size, store, library, endpoint, workload) -> rows
+for line in open(tsv):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == "latency":
+        runs[tuple(f[1:6])].append(f)
+p99 = {(key, f[12]): float(f[8]) for key, rows in runs.items() for f in rows}
+
+def median(values, digits=0):
+    values = [float(v) for v in values if v not in ("", "—")]
+    return f"{statistics.median(values):.{digits}f}" if values else "—"
+
+first_seen = {}
+for key in runs:
+    for i, part in enumerate(key):
+        first_seen.setdefault((i, part), len(first_seen))
+
+def order(key):
+    size, *rest = key
+    return (first_seen[(1, key[1])], first_seen[(2, key[2])], int(size),
+            first_seen[(3, key[3])], first_seen[(4, key[4])])
+
+for key in sorted(runs, key=order):
+    rows = runs[key]
+    size, store, library, endpoint, workload = key
+    small = (smallest, store, library, endpoint, workload)
+    ratios = [float(f[8]) / p99[(small, f[12])] for f in rows if p99.get((small, f[12]))]
+    ratio = "—"
+    if ratios:
+        ratio = f"{statistics.median(ratios):.2f}"
+        if len(ratios) > 1 and size != smallest:
+            ratio += f" ({min(ratios):.2f}–{max(ratios):.2f})"
+    print(f"| {size} | {store} | {library} | /{endpoint} | {workload} | {median(f[6] for f in rows)} "
+          f"| {median(f[7] for f in rows)} | {median(f[8] for f in rows)} | {ratio} "
+          f"| {median((f[9] for f in rows), 1)} | {median((f[10] for f in rows), 1)} "
+          f"| {sum(int(f[11]) for f in rows)} |")
+PY
 }
 
 main
