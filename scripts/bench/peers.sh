@@ -86,6 +86,11 @@ head -c 48 /dev/urandom | base64 -w0 >"$work/secret.key"
 
 mkdir -p bench/results
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# Built from a tree whose code has changes not yet committed: the label says so (the results
+# the runs write are not code).
+if [ -n "$(git status --porcelain --untracked-files=no -- crates bindings bench scripts Cargo.toml Cargo.lock .cargo ':!bench/results' 2>/dev/null)" ]; then
+    commit="$commit with uncommitted changes"
+fi
 pin_flag=()
 [ "$pin" = 0 ] || pin_flag=(--pin)
 python3 scripts/bench/drivers/peers.py --bin "$target/release" \
