@@ -81,7 +81,8 @@ type SealedArrayOwned = (
     Data,
 );
 
-/// The earlier array: the same fields without the layout's number, every time since the epoch.
+/// The earlier array: the same fields without the layout's number, every time since the epoch;
+/// also the offsets layout's fields once its number is checked.
 type EpochArray = (
     Option<String>,
     Option<Nanos>,
@@ -138,14 +139,6 @@ fn at(nanos: i128) -> Option<Timestamp> {
     Timestamp::from_nanosecond(nanos).ok()
 }
 
-/// `Some(None)` for no time, `Some(Some(t))` for one, `None` for one out of range.
-fn maybe(
-    nanos: Option<Nanos>,
-    at: impl Fn(Nanos) -> Option<Timestamp>,
-) -> Option<Option<Timestamp>> {
-    nanos.map_or(Some(None), |nanos| at(nanos).map(Some))
-}
-
 fn open_offsets(plain: &[u8]) -> Option<(Meta, Data)> {
     let (layout, user, auth_time, created, last_seen, idle, absolute, sid, issued, data): SealedArrayOwned =
         serde_json::from_slice(plain).ok()?;
@@ -153,32 +146,36 @@ fn open_offsets(plain: &[u8]) -> Option<(Meta, Data)> {
         return None;
     }
     let since = |offset: Nanos| created.0.checked_add(offset.0).and_then(at);
-    let meta = Meta {
-        user,
-        auth_time: maybe(auth_time, since)?,
-        created: at(created.0)?,
-        last_seen: since(last_seen)?,
-        idle: since(idle)?,
-        absolute: since(absolute)?,
-        sid,
-        issued: maybe(issued, since)?,
-    };
-    Some((meta, data))
+    let fields = (
+        user, auth_time, created, last_seen, idle, absolute, sid, issued, data,
+    );
+    meta_of(fields, at(created.0)?, since)
 }
 
 fn open_epoch_array(plain: &[u8]) -> Option<(Meta, Data)> {
-    let (user, auth_time, created, last_seen, idle, absolute, sid, issued, data): EpochArray =
-        serde_json::from_slice(plain).ok()?;
+    let fields: EpochArray = serde_json::from_slice(plain).ok()?;
     let epoch = |nanos: Nanos| at(nanos.0);
+    let created = epoch(fields.2)?;
+    meta_of(fields, created, epoch)
+}
+
+/// The metadata of either array layout, its times but the creation read by `time`.
+fn meta_of(
+    (user, auth_time, _, last_seen, idle, absolute, sid, issued, data): EpochArray,
+    created: Timestamp,
+    time: impl Fn(Nanos) -> Option<Timestamp>,
+) -> Option<(Meta, Data)> {
+    // `Some(None)` for no time, `None` for one out of range.
+    let maybe = |nanos: Option<Nanos>| nanos.map_or(Some(None), |nanos| time(nanos).map(Some));
     let meta = Meta {
         user,
-        auth_time: maybe(auth_time, epoch)?,
-        created: epoch(created)?,
-        last_seen: epoch(last_seen)?,
-        idle: epoch(idle)?,
-        absolute: epoch(absolute)?,
+        auth_time: maybe(auth_time)?,
+        created,
+        last_seen: time(last_seen)?,
+        idle: time(idle)?,
+        absolute: time(absolute)?,
         sid,
-        issued: maybe(issued, epoch)?,
+        issued: maybe(issued)?,
     };
     Some((meta, data))
 }
