@@ -23,6 +23,12 @@
 //!
 //! [`Record::to_compact`]: sessionvault::store::Record::to_compact
 //!
+//! An SQLite file is opened in WAL mode, and the store checkpoints its WAL on a connection of
+//! its own shortly after writes, rather than in whichever request's commit takes the WAL past
+//! SQLite's default limit: in a large file of random sessions that copy is as many page writes
+//! as there were commits, and the request that made it waited for them. The store's task runs
+//! on the runtime the store was opened on and ends with the store's last clone.
+//!
 //! ```no_run
 //! use sessionvault::{Keyring, SessionManager};
 //! use sessionvault_sqlx::SqliteStore;
@@ -55,6 +61,8 @@
 //! Each store sits behind a cargo feature, both on by default: `sqlite` for [`SqliteStore`],
 //! `postgres` for [`PgStore`]. A build with one leaves the other's driver out.
 
+#[cfg(feature = "sqlite")]
+mod checkpoint;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

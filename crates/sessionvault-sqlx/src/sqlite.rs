@@ -1,6 +1,7 @@
 //! The SQLite store.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,6 +11,7 @@ use sessionvault::store::{Record, SessionStore, StoreError};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::checkpoint::{COMMIT_CHECKPOINT_PAGES, Checkpoints};
 use crate::row::{Columns, Nul, from_row, micros, only_user, touch_nanos, user_index};
 use crate::schema::{check_version, store_error};
 
@@ -63,9 +65,15 @@ const INDEXES: [&str; 2] = [
 ];
 
 /// Sessions in a SQLite database file (or `:memory:`).
+///
+/// A file's WAL is checkpointed by a task of the store's, on a connection of its own, shortly
+/// after writes, rather than by whichever request's commit takes it past its limit (see
+/// `checkpoint.rs`); the task ends with the last clone of the store.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// `None` for `:memory:`, which has no WAL.
+    checkpoints: Option<Arc<Checkpoints>>,
 }
 
 impl SqliteStore {
@@ -85,17 +93,32 @@ impl SqliteStore {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5));
+        let in_memory = path == ":memory:";
         // An in-memory database exists per connection: keep exactly one.
-        let max = if path == ":memory:" { 1 } else { 8 };
+        let max = if in_memory { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", COMMIT_CHECKPOINT_PAGES.to_string()),
+            )
             .await
             .map_err(store_error)?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            checkpoints: None,
+        };
         store.migrate().await?;
-        Ok(store)
+        if in_memory {
+            return Ok(store);
+        }
+        let checkpoints = Checkpoints::start(&options).await.map_err(store_error)?;
+        Ok(Self {
+            checkpoints: Some(Arc::new(checkpoints)),
+            ..store
+        })
     }
 
     /// Applies the schema in one transaction: creates it in a new database, renames the user
@@ -136,6 +159,13 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(store_error)
     }
+
+    /// After a write: the checkpoint task's turn comes soon.
+    fn wrote(&self) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.wrote();
+        }
+    }
 }
 
 #[async_trait]
@@ -159,6 +189,7 @@ impl SessionStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
+        self.wrote();
         Ok(done.rows_affected() == 1)
     }
 
@@ -177,6 +208,7 @@ impl SessionStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
+        self.wrote();
         Ok(done.rows_affected() == 1)
     }
 
@@ -197,6 +229,7 @@ impl SessionStore for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(store_error)?;
+        self.wrote();
         Ok(done.rows_affected() == 1)
     }
 
@@ -215,6 +248,82 @@ impl SessionStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
+        self.wrote();
         Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open_in(dir: &tempfile::TempDir) -> (SqliteStore, std::path::PathBuf) {
+        let path = dir.path().join("sessions.db");
+        let store = SqliteStore::open(path.to_str().expect("UTF-8 path"))
+            .await
+            .expect("open");
+        (store, path)
+    }
+
+    /// Commits checkpoint only past ten times SQLite's default length, and the store's task
+    /// copies the WAL back into the file soon after writes: the file grows although the
+    /// writes stayed well under the commits' limit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_by_the_stores_task_not_by_commits() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, path) = open_in(&dir).await;
+        let limit: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&store.pool)
+            .await
+            .expect("pragma");
+        assert_eq!(limit, i64::from(COMMIT_CHECKPOINT_PAGES));
+
+        let file_size = || std::fs::metadata(&path).expect("database file").len();
+        let before = file_size();
+        // About 1,500 pages of WAL: past SQLite's default of 1,000, short of the limit here.
+        let mut record = sessionvault_testkit::conformance::record(None);
+        record.data.insert("blob".into(), "x".repeat(4000).into());
+        for _ in 0..1500 {
+            record.key = sessionvault_testkit::conformance::record(None).key;
+            assert!(store.create(&record).await.expect("create"));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while file_size() < before + 4_000_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint: the file is {} bytes, {before} before the writes",
+                file_size()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_task_ends_with_the_last_clone_of_the_store() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = open_in(&dir).await;
+        let held = store
+            .checkpoints
+            .as_ref()
+            .expect("a file has a WAL")
+            .held_by_task();
+        let clone = store.clone();
+        drop(store);
+        tokio::task::yield_now().await;
+        assert!(held.upgrade().is_some(), "a clone is left: the task runs");
+        drop(clone);
+        for _ in 0..100 {
+            if held.upgrade().is_none() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the task still runs after the last clone dropped");
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_has_no_checkpoint_task() {
+        let store = SqliteStore::open(":memory:").await.expect("open");
+        assert!(store.checkpoints.is_none());
     }
 }
