@@ -8,9 +8,10 @@
 //! outside the pool, without blocking writers (a passive checkpoint). The commits' own
 //! checkpoint stays, at ten times the default length: by then the task has copied nearly
 //! everything, so that checkpoint is short, and it lets a WAL that writers kept ahead of the
-//! task's checkpoints start again from its beginning. The WAL file is cut back to
-//! `WAL_FILE_LIMIT` when it does. A restarting checkpoint in the task would do the same
-//! sooner, but it makes every writer wait, and measured worse than SQLite's default.
+//! task's checkpoints start again from its beginning. The WAL file keeps its length, about 40
+//! MB after sustained writes: cutting it back when it starts again (`journal_size_limit`) made
+//! the writer that did it wait, and a restarting checkpoint in the task makes every writer
+//! wait; both measured worse than SQLite's default.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +23,6 @@ use tokio::task::JoinHandle;
 
 /// The WAL's length, in pages, at which a commit checkpoints for itself.
 pub(crate) const COMMIT_CHECKPOINT_PAGES: u32 = 10_000;
-
-/// The bytes a WAL file is cut back to when it starts again (`journal_size_limit`).
-pub(crate) const WAL_FILE_LIMIT: u64 = 16 << 20;
 
 /// How long after a write the task checkpoints: the writes of that time share one
 /// checkpoint, and a page written twice in it is copied once.

@@ -28,9 +28,9 @@
 //! SQLite's default limit: in a large file of random sessions that copy is as many page writes
 //! as there were commits, and the request that made it waited for them. Commits still
 //! checkpoint past 10,000 pages (by then a short copy), which lets a WAL that sustained writes
-//! kept ahead of the task start again: about 40 MB of WAL at most, where SQLite's default
-//! keeps about 4, cut back to 16 MiB when it starts again. The task runs on the runtime the
-//! store was opened on and ends with the store's last clone.
+//! kept ahead of the task start again: about 40 MB of WAL file at most, where SQLite's
+//! default keeps about 4. The task runs on the runtime the store was opened on and ends with
+//! the store's last clone.
 //!
 //! ```no_run
 //! use sessionvault::{Keyring, SessionManager};

@@ -11,7 +11,7 @@ use sessionvault::store::{Record, SessionStore, StoreError};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::checkpoint::{COMMIT_CHECKPOINT_PAGES, Checkpoints, WAL_FILE_LIMIT};
+use crate::checkpoint::{COMMIT_CHECKPOINT_PAGES, Checkpoints};
 use crate::row::{Columns, Nul, from_row, micros, only_user, touch_nanos, user_index};
 use crate::schema::{check_version, store_error};
 
@@ -92,8 +92,7 @@ impl SqliteStore {
         }
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-        .pragma("journal_size_limit", WAL_FILE_LIMIT.to_string());
+        .busy_timeout(Duration::from_secs(5));
         let in_memory = path == ":memory:";
         // An in-memory database exists per connection: keep exactly one.
         let max = if in_memory { 1 } else { 8 };
@@ -299,8 +298,8 @@ mod tests {
         }
     }
 
-    /// Writes past the commits' own limit: their checkpoint lets the WAL start again, and
-    /// its file is cut back, so it ends shorter than all that was written.
+    /// Writes past the commits' own limit: their checkpoint lets the WAL start again, so its
+    /// file ends about as long as that limit, shorter than all that was written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sustained_writes_leave_a_wal_shorter_than_they_wrote() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -315,7 +314,8 @@ mod tests {
         let wal = std::fs::metadata(path.with_extension("db-wal"))
             .expect("WAL")
             .len();
-        let limit = u64::from(COMMIT_CHECKPOINT_PAGES) * 4096;
+        // The limit, a transaction past it, and each frame's header.
+        let limit = u64::from(COMMIT_CHECKPOINT_PAGES + 1000) * 4096;
         assert!(wal < limit, "a WAL of {wal} bytes, past {limit}");
     }
 
