@@ -106,19 +106,16 @@ impl SqliteStore {
             )
             .await
             .map_err(store_error)?;
-        let store = Self {
+        let mut store = Self {
             pool,
             checkpoints: None,
         };
         store.migrate().await?;
-        if in_memory {
-            return Ok(store);
+        if !in_memory {
+            let checkpoints = Checkpoints::start(&options).await.map_err(store_error)?;
+            store.checkpoints = Some(Arc::new(checkpoints));
         }
-        let checkpoints = Checkpoints::start(&options).await.map_err(store_error)?;
-        Ok(Self {
-            checkpoints: Some(Arc::new(checkpoints)),
-            ..store
-        })
+        Ok(store)
     }
 
     /// Applies the schema in one transaction: creates it in a new database, renames the user

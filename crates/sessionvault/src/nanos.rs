@@ -11,6 +11,7 @@
 
 use std::num::IntErrorKind;
 
+use jiff::Timestamp;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -25,6 +26,26 @@ pub(crate) struct Nanos(pub(crate) i128);
 impl Nanos {
     pub(crate) fn is_zero(&self) -> bool {
         self.0 == 0
+    }
+
+    /// `t` as an offset from `origin` (nanoseconds since the epoch). Both are within jiff's
+    /// range, so the difference fits with room to spare.
+    pub(crate) fn offset(t: Timestamp, origin: i128) -> Self {
+        Self(t.as_nanosecond() - origin)
+    }
+
+    /// The time this many nanoseconds after the epoch; `None` out of range.
+    pub(crate) fn timestamp(self) -> Option<Timestamp> {
+        Timestamp::from_nanosecond(self.0).ok()
+    }
+
+    /// The time `offset` after this one, as [`Nanos::offset`] wrote it; `None` for a sum that
+    /// overflows or leaves jiff's range (a payload from outside is not trusted to be sane).
+    pub(crate) fn after(self, offset: Self) -> Option<Timestamp> {
+        self.0
+            .checked_add(offset.0)
+            .map(Self)
+            .and_then(Self::timestamp)
     }
 }
 

@@ -105,7 +105,7 @@ impl SealedCodec {
             .map_err(|_| Error::malformed("not a sealed cookie of a known version"))?;
         // Decrypted in place. The tag is checked before anything is decrypted, so a key that
         // fails leaves the ciphertext as it was for the next one.
-        let key = self
+        let index = self
             .keys
             .iter()
             .position(|key| {
@@ -116,7 +116,7 @@ impl SealedCodec {
             .ok_or(Error::BadSignature)?;
         bytes.truncate(end);
         bytes.drain(..1 + NONCE);
-        Ok((bytes, key))
+        Ok((bytes, index))
     }
 }
 

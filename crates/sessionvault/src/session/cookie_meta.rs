@@ -98,8 +98,7 @@ type EpochArray = (
 /// The plaintext a sealed cookie holds for `meta` and `data`.
 pub(crate) fn seal_plaintext(meta: &Meta, data: &Data) -> Result<Vec<u8>, Error> {
     let created = meta.created.as_nanosecond();
-    // Both ends are within jiff's range, so the difference fits an `i128` with room to spare.
-    let offset = |t: Timestamp| Nanos(t.as_nanosecond() - created);
+    let offset = |t: Timestamp| Nanos::offset(t, created);
     let array: SealedArray<'_> = (
         LAYOUT,
         meta.user.as_deref(),
@@ -134,29 +133,23 @@ pub(crate) fn open_plaintext(plain: &[u8]) -> Option<(Meta, Data)> {
     }
 }
 
-/// A time of the plaintext; `None` out of range.
-fn at(nanos: i128) -> Option<Timestamp> {
-    Timestamp::from_nanosecond(nanos).ok()
-}
-
 fn open_offsets(plain: &[u8]) -> Option<(Meta, Data)> {
     let (layout, user, auth_time, created, last_seen, idle, absolute, sid, issued, data): SealedArrayOwned =
         serde_json::from_slice(plain).ok()?;
     if layout != LAYOUT {
         return None;
     }
-    let since = |offset: Nanos| created.0.checked_add(offset.0).and_then(at);
+    let since = |offset: Nanos| created.after(offset);
     let fields = (
         user, auth_time, created, last_seen, idle, absolute, sid, issued, data,
     );
-    meta_of(fields, at(created.0)?, since)
+    meta_of(fields, created.timestamp()?, since)
 }
 
 fn open_epoch_array(plain: &[u8]) -> Option<(Meta, Data)> {
     let fields: EpochArray = serde_json::from_slice(plain).ok()?;
-    let epoch = |nanos: Nanos| at(nanos.0);
-    let created = epoch(fields.2)?;
-    meta_of(fields, created, epoch)
+    let created = fields.2.timestamp()?;
+    meta_of(fields, created, Nanos::timestamp)
 }
 
 /// The metadata of either array layout, its times but the creation read by `time`.

@@ -79,7 +79,7 @@ struct Ended {
 /// `record` in the compact encoding.
 pub(crate) fn encode(record: &Record, out: &mut Vec<u8>) -> Result<(), StoreError> {
     let created = record.created.as_nanosecond();
-    let offset = |t: Timestamp| Nanos(t.as_nanosecond() - created);
+    let offset = |t: Timestamp| Nanos::offset(t, created);
     let e = match &record.state {
         RecordState::Live => None,
         RecordState::Ended {
@@ -133,9 +133,7 @@ pub(crate) fn decode(key: StoreKey, bytes: &[u8]) -> Result<Record, StoreError> 
     // The store is not trusted to hold sane numbers: an overflowing sum is an error, not a
     // panic.
     let at = |offset: Nanos| {
-        c.c.0
-            .checked_add(offset.0)
-            .and_then(|nanos| Timestamp::from_nanosecond(nanos).ok())
+        c.c.after(offset)
             .ok_or_else(|| StoreError::new("stored time out of range"))
     };
     let state = match &c.e {
